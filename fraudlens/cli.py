@@ -1,0 +1,192 @@
+"""fraudlens command line: a thin layer over the library functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from fraudlens.errors import FraudLensError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="fraudlens: find fake reviews and fraudulent orders on a marketplace.")
+console = Console(stderr=True)
+_state = {"debug": False}
+
+
+@app.callback()
+def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+         quiet: bool = typer.Option(False, "--quiet", help="Only warnings and errors.")) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
+    for noisy in ("transformers", "mlflow", "alembic", "urllib3", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
+
+
+def _fail(exc: BaseException) -> None:
+    if _state["debug"]:
+        traceback.print_exception(exc)
+    if isinstance(exc, FraudLensError):
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (run with --debug for details)",
+                      highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _run(fn):
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except Exception as exc:  # the one place exceptions become a single line
+        _fail(exc)
+
+
+@app.command()
+def generate(out: Path = typer.Option(..., help="Directory to write the marketplace tables into."),
+             seed: int = typer.Option(0, help="Random seed: same seed, same marketplace."),
+             scale: int = typer.Option(2000, min=50, help="About this many reviews and this many orders."),
+             fmt: str = typer.Option("parquet", "--format", help="parquet or csv.")) -> None:
+    """Write a synthetic marketplace with injected, partly labelled fraud."""
+    def run():
+        from marketplace.synthetic import generate_marketplace, write_marketplace
+
+        tables = generate_marketplace(seed=seed, scale=scale)
+        paths = write_marketplace(tables, out, fmt=fmt)
+        for name, path in paths.items():
+            console.print(f"  {name:<9} {len(tables[name]):>9,} rows  {path}")
+    _run(run)
+
+
+@app.command()
+def validate(input: Path = typer.Option(..., "--input", help="Directory of input tables."),
+             pii_mode: str = typer.Option("demo", help="demo or production (production requires FRAUDLENS_PII_KEY).")) -> None:
+    """Check input tables against the contract without scoring."""
+    def run():
+        from marketplace.ingest import ingest
+        from marketplace.pii import resolve_pii_key
+
+        result = ingest(input, resolve_pii_key(pii_mode))
+        for name, report in result.reports.items():
+            console.print(f"{name:<9} read {report.rows_read:>9,}  accepted {report.rows_accepted:>9,}  "
+                          f"quarantined {report.rows_quarantined:>7,} {report.quarantined_by_reason or ''}"
+                          f"{'  flagged ' + str(report.flagged_by_reason) if report.flagged_by_reason else ''}")
+        for row in result.quarantine.head(20).itertuples():
+            console.print(f"  {row.file} row {row.row} column {row.column}: {row.reason} - {row.message}",
+                          highlight=False)
+        if len(result.quarantine) > 20:
+            console.print(f"  ... and {len(result.quarantine) - 20:,} more quarantined rows")
+        if len(result.quarantine):
+            raise typer.Exit(1)
+    _run(run)
+
+
+@app.command()
+def train(config: Path = typer.Option(..., help="YAML config, e.g. configs/demo.yaml."),
+          input: Optional[Path] = typer.Option(None, "--input", help="Overrides train.input_dir."),
+          result_json: Optional[Path] = typer.Option(None, help="Also write run id, version and metrics here.")) -> None:
+    """Train the graph model, log it to MLflow and register it (alias from the config)."""
+    def run():
+        from fraudlens.config import load_config
+        from inference.outputs import atomic_write_json
+        from marketplace.ingest import ingest
+        from marketplace.pii import resolve_pii_key
+        from training.train import train as train_model
+
+        cfg = load_config(config, {"train.input_dir": str(input)} if input else None)
+        started = time.perf_counter()
+        ingested = ingest(Path(cfg.train.input_dir), resolve_pii_key(cfg.pii.mode, cfg.pii.key_env))
+
+        def progress(epoch: int, metrics: dict) -> None:
+            if epoch % 10 == 0:
+                shown = "  ".join(f"{k}={v:.3f}" for k, v in metrics.items() if "auprc" in k or k == "train_loss")
+                logging.getLogger("fraudlens").info(f"epoch {epoch:>3}  {shown}")
+
+        result = train_model(cfg, ingested, progress=progress)
+        summary = {"run_id": result.run_id, "model_name": result.model_name, "model_version": result.model_version,
+                   "alias": cfg.mlflow.alias, "epochs_run": result.epochs_run, "metrics": result.metrics,
+                   "wall_s": round(time.perf_counter() - started, 1)}
+        if result_json:
+            atomic_write_json(summary, result_json)
+        console.print(f"trained in {summary['wall_s']} s ({result.epochs_run} epochs): MLflow run {result.run_id}, "
+                      f"registered {result.model_name} v{result.model_version} as @{cfg.mlflow.alias}")
+        console.print("  " + "  ".join(f"{k}={v:.3f}" for k, v in result.metrics.items()))
+    _run(run)
+
+
+@app.command()
+def score(model: str = typer.Option("models:/fraudlens@champion", help="MLflow model URI."),
+          input: Path = typer.Option(..., "--input", help="Directory of input tables to score."),
+          out: Path = typer.Option(..., help="Output directory for scores, quarantine and manifest."),
+          config: Optional[Path] = typer.Option(None, help="YAML config for PII mode and encoder cache."),
+          ) -> None:
+    """Score reviews and orders in batch; writes Parquet atomically plus a run manifest."""
+    def run():
+        from fraudlens.config import EncoderConfig, PIIConfig, load_config
+        from inference.batch import score_input
+        from marketplace.pii import resolve_pii_key
+
+        cfg = load_config(config) if config else None
+        pii = cfg.pii if cfg else PIIConfig()
+        encoder = cfg.encoder if cfg else EncoderConfig()
+        started = time.perf_counter()
+        result = score_input(model, input, out, resolve_pii_key(pii.mode, pii.key_env), encoder.cache_dir,
+                             tracking_uri=cfg.mlflow.tracking_uri if cfg else None)
+        console.print(f"scored in {time.perf_counter() - started:.1f} s, run {result.run_id}, "
+                      f"model {result.manifest['model']['resolved']}")
+        for name, entry in result.manifest["inputs"].items():
+            kept = entry.get("rows_scored", entry.get("rows_accepted"))
+            console.print(f"  {name:<9} read {entry['rows_read']:>9,}  "
+                          f"{'scored' if 'rows_scored' in entry else 'used'} {kept:>9,}  quarantined {entry['rows_quarantined']:>7,}")
+        for name, path in result.outputs.items():
+            console.print(f"  {name:<10} {path}")
+    _run(run)
+
+
+@app.command()
+def evaluate(scores: Path = typer.Option(..., help="Directory written by `fraudlens score`."),
+             truth: Path = typer.Option(..., help="Ground truth Parquet (entity_type, entity_id, is_fraud)."),
+             out: Optional[Path] = typer.Option(None, help="Write the metrics as JSON here.")) -> None:
+    """AUROC/AUPRC of scores against ground truth (the synthetic marketplace ships it)."""
+    def run():
+        import pandas as pd
+
+        from inference.evaluate import evaluate_scores
+        from inference.outputs import atomic_write_json
+
+        metrics = evaluate_scores(scores, pd.read_parquet(truth))
+        if out:
+            atomic_write_json(metrics, out)
+        console.print(json.dumps(metrics, indent=2))
+    _run(run)
+
+
+@app.command()
+def demo(workdir: Path = typer.Option(Path("demo"), help="Where the demo writes data and scores."),
+         scale: int = typer.Option(4000, min=200, help="Size of the training marketplace."),
+         config: Path = typer.Option(Path("configs/demo.yaml"), help="Training config.")) -> None:
+    """Generate a marketplace, train, register, then score a new night's marketplace."""
+    def run():
+        from fraudlens.demo import run_demo
+
+        run_demo(workdir, scale, config, console)
+    _run(run)
+
+
+if __name__ == "__main__":
+    app()

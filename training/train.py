@@ -1,0 +1,184 @@
+"""Training the graph model on a labelled marketplace, tracked and registered in MLflow."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import torch
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+
+import fraudlens
+from fraudlens.config import FraudLensConfig
+from marketplace.graph import SCORED_NODE_TYPES
+from marketplace.ingest import IngestResult
+from models.fraud_model import FeatureScaler, FraudLensModel, ModelInputs, architecture_for, build_model_inputs
+from models.text_encoder import TextEncoder
+from training.mlflow_utils import configure_tracking
+
+log = logging.getLogger(__name__)
+CODE_PACKAGES = ("fraudlens", "marketplace", "models", "training", "inference")
+
+
+@dataclass
+class LabelSplit:
+    """Node indices and labels of the labelled review/order nodes, split train/validation."""
+
+    train_idx: dict[str, torch.Tensor]
+    train_y: dict[str, torch.Tensor]
+    val_idx: dict[str, torch.Tensor]
+    val_y: dict[str, torch.Tensor]
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    model_name: str
+    model_version: str
+    metrics: dict[str, float]
+    epochs_run: int
+    model: FraudLensModel
+
+
+def split_labels(ingested: IngestResult, inputs: ModelInputs, val_fraction: float, seed: int) -> LabelSplit:
+    labels = ingested.tables.get("labels")
+    split = LabelSplit({}, {}, {}, {})
+    for node_type in SCORED_NODE_TYPES:
+        rows = labels[labels["entity_type"] == node_type] if labels is not None else None
+        idx = inputs.graph.node_index(node_type, rows["entity_id"]) if rows is not None else np.array([], int)
+        y = rows["is_fraud"].to_numpy(dtype=np.float32) if rows is not None else np.array([], np.float32)
+        known = idx >= 0
+        idx, y = idx[known], y[known]
+        stratify = y if len(np.unique(y)) == 2 and min(np.bincount(y.astype(int))) >= 2 else None
+        if len(idx) >= 4:
+            tr, va, ytr, yva = train_test_split(idx, y, test_size=val_fraction, random_state=seed, stratify=stratify)
+        else:
+            tr, va, ytr, yva = idx, idx[:0], y, y[:0]
+        split.train_idx[node_type], split.train_y[node_type] = torch.as_tensor(tr), torch.as_tensor(ytr)
+        split.val_idx[node_type], split.val_y[node_type] = torch.as_tensor(va), torch.as_tensor(yva)
+    return split
+
+
+def ranking_metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    if len(np.unique(y)) < 2:
+        return {}
+    return {"auroc": float(roc_auc_score(y, scores)), "auprc": float(average_precision_score(y, scores))}
+
+
+def _loss(logits: dict[str, torch.Tensor], idx: dict, y: dict, pos_weight: dict) -> torch.Tensor:
+    losses = [
+        torch.nn.functional.binary_cross_entropy_with_logits(logits[nt][idx[nt]], y[nt], pos_weight=pos_weight[nt])
+        for nt in SCORED_NODE_TYPES if len(idx[nt])
+    ]
+    return torch.stack(losses).sum()
+
+
+def _validation_metrics(logits: dict[str, torch.Tensor], split: LabelSplit) -> dict[str, float]:
+    metrics = {}
+    for nt in SCORED_NODE_TYPES:
+        if len(split.val_idx[nt]):
+            scores = torch.sigmoid(logits[nt][split.val_idx[nt]]).numpy()
+            for name, value in ranking_metrics(split.val_y[nt].numpy(), scores).items():
+                metrics[f"val_{nt}_{name}"] = value
+    return metrics
+
+
+def fit_gnn(config: FraudLensConfig, inputs: ModelInputs, scaler: FeatureScaler, split: LabelSplit,
+            encoder_dir: Path, on_epoch=None) -> tuple[FraudLensModel, int, dict[str, float]]:
+    """Full-graph training with class-weighted loss; keeps the epoch with the best validation AUPRC."""
+    torch.manual_seed(config.train.seed)
+    arch = architecture_for(inputs, config.gnn.hidden, config.gnn.layers, config.gnn.dropout, config.gnn.text_dim)
+    gnn = FraudLensModel.new_gnn(arch)
+    x = scaler.transform(inputs.features)
+    edges = inputs.data.edge_index_dict
+    optimiser = torch.optim.Adam(gnn.parameters(), lr=config.train.learning_rate, weight_decay=config.train.weight_decay)
+    pos_weight = {
+        nt: torch.tensor(float((y == 0).sum()) / max(float((y == 1).sum()), 1.0)) for nt, y in split.train_y.items()
+    }
+    best_score, best_state, best_metrics, stale, epoch = -np.inf, copy.deepcopy(gnn.state_dict()), {}, 0, 0
+    for epoch in range(1, config.train.epochs + 1):
+        gnn.train()
+        optimiser.zero_grad()
+        train_loss = _loss(gnn(x, edges, inputs.review_text), split.train_idx, split.train_y, pos_weight)
+        train_loss.backward()
+        optimiser.step()
+        gnn.eval()
+        with torch.inference_mode():
+            logits = gnn(x, edges, inputs.review_text)
+            has_val = any(len(v) for v in split.val_idx.values())
+            val_loss = _loss(logits, split.val_idx, split.val_y, pos_weight).item() if has_val else float("nan")
+        metrics = {"train_loss": train_loss.item(), "val_loss": val_loss, **_validation_metrics(logits, split)}
+        if on_epoch:
+            on_epoch(epoch, metrics)
+        auprcs = [v for k, v in metrics.items() if k.endswith("_auprc")]
+        # Without validation labels of both classes, fall back to loss (validation, else training).
+        score = float(np.mean(auprcs)) if auprcs else -val_loss if np.isfinite(val_loss) else -metrics["train_loss"]
+        if score > best_score + 1e-4:
+            best_score, best_state, best_metrics, stale = score, copy.deepcopy(gnn.state_dict()), metrics, 0
+        else:
+            stale += 1
+            if stale >= config.train.patience:
+                break
+    gnn.load_state_dict(best_state)
+    encoder_settings = {"max_length": config.encoder.max_length, "batch_size": config.encoder.batch_size,
+                        "threads": config.encoder.threads}
+    return FraudLensModel(gnn, scaler, arch, encoder_dir, encoder_settings), epoch, best_metrics
+
+
+def _flatten(prefix: str, value) -> dict[str, object]:
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(_flatten(f"{prefix}.{k}" if prefix else k, v))
+        return out
+    return {prefix: value}
+
+
+def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> TrainResult:
+    tracking_uri = configure_tracking(config.mlflow.tracking_uri)
+    mlflow.set_experiment(config.mlflow.experiment)
+    encoder = TextEncoder(config.encoder.model_dir, config.encoder.max_length, config.encoder.batch_size,
+                          config.encoder.cache_dir, config.encoder.threads)
+    inputs = build_model_inputs(ingested.tables, encoder)
+    scaler = FeatureScaler.fit(inputs.features)
+    split = split_labels(ingested, inputs, config.train.val_fraction, config.train.seed)
+    with mlflow.start_run() as run:
+        mlflow.log_dict(config.model_dump(mode="json"), "config.json")
+        mlflow.log_params(_flatten("", config.model_dump(mode="json")))
+        mlflow.log_params({
+            **{f"nodes.{nt}": inputs.data[nt].num_nodes for nt in inputs.data.node_types},
+            **{f"labels.train.{nt}": len(v) for nt, v in split.train_idx.items()},
+            **{f"labels.val.{nt}": len(v) for nt, v in split.val_idx.items()},
+            "encoder.fingerprint": encoder.fingerprint,
+            "code_version": fraudlens.__version__,
+        })
+
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)}, step=epoch)
+            if progress:
+                progress(epoch, metrics)
+
+        model, epochs_run, best = fit_gnn(config, inputs, scaler, split, encoder.model_dir, on_epoch)
+        final = {k.replace("val_", "final_val_"): v for k, v in best.items() if k.startswith("val_") and "loss" not in k}
+        mlflow.log_metrics({**final, "epochs_run": epochs_run})
+        with tempfile.TemporaryDirectory() as tmp:
+            bundle = model.save(Path(tmp) / "bundle")
+            root = Path(__file__).resolve().parent.parent
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(root / "models" / "pyfunc.py"),
+                artifacts={"bundle": str(bundle)},
+                code_paths=[str(root / pkg) for pkg in CODE_PACKAGES],
+                registered_model_name=config.mlflow.registered_model,
+            )
+        version = str(info.registered_model_version)
+        MlflowClient().set_registered_model_alias(config.mlflow.registered_model, config.mlflow.alias, version)
+    log.info("tracking store %s, run %s, model %s v%s", tracking_uri, run.info.run_id, config.mlflow.registered_model, version)
+    return TrainResult(run.info.run_id, config.mlflow.registered_model, version, final, epochs_run, model)
