@@ -10,6 +10,19 @@ from __future__ import annotations
 import mlflow.models
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+
+# What a seller can send: text and rating at least; ids and dates when it has them.
+SELLER_REVIEWS_SIGNATURE = ModelSignature(
+    inputs=Schema([
+        ColSpec("string", "text"),
+        ColSpec("long", "rating"),
+        *(ColSpec("string", name, required=False)
+          for name in ("review_id", "account_id", "product_id", "order_id", "created_at")),
+    ]),
+    outputs=Schema([ColSpec("string", "review_id"), ColSpec("double", "fraud_score")]),
+)
 
 
 class FraudLensPyfunc(mlflow.pyfunc.PythonModel):
@@ -18,7 +31,7 @@ class FraudLensPyfunc(mlflow.pyfunc.PythonModel):
 
         self.model = FraudLensModel.load(context.artifacts["bundle"])
 
-    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+    def predict(self, context, model_input, params=None):
         """model_input: reviews with at least text and rating; missing ids/dates are filled in."""
         from inference.seller import reviews_from_frame
 

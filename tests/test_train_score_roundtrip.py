@@ -29,7 +29,7 @@ def trained(small_input, tmp_path, monkeypatch):
 
 def test_training_logs_and_registers_the_champion(trained):
     config, result = trained
-    client = MlflowClient(config.mlflow.tracking_uri)
+    client = MlflowClient(config.mlflow.tracking_uri, registry_uri=config.mlflow.tracking_uri)
     version = client.get_model_version_by_alias("fraudlens", "champion")
     assert str(version.version) == result.model_version and version.run_id == result.run_id
     run = client.get_run(result.run_id)
