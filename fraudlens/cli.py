@@ -145,8 +145,11 @@ def score(model: str = typer.Option("models:/fraudlens@champion", help="MLflow m
         pii = cfg.pii if cfg else PIIConfig()
         encoder = cfg.encoder if cfg else EncoderConfig()
         started = time.perf_counter()
+        settings = {"config_file": str(config) if config else None, "pii_mode": pii.mode,
+                    "pii_key_env": pii.key_env, "embedding_cache": encoder.cache_dir}
         result = score_input(model, input, out, resolve_pii_key(pii.mode, pii.key_env), encoder.cache_dir,
-                             tracking_uri=cfg.mlflow.tracking_uri if cfg else None)
+                             tracking_uri=cfg.mlflow.tracking_uri if cfg else None, settings=settings,
+                             encoder_runtime=encoder.runtime())
         console.print(f"scored in {time.perf_counter() - started:.1f} s, run {result.run_id}, "
                       f"model {result.manifest['model']['resolved']}")
         for name, entry in result.manifest["inputs"].items():

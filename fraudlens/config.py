@@ -21,6 +21,11 @@ class EncoderConfig(_Strict):
     batch_size: int = Field(64, ge=1)
     cache_dir: str | None = Field(".fraudlens/cache/embeddings", description="Embedding cache; null disables it.")
     threads: int | None = Field(None, ge=1, description="torch CPU threads; null keeps torch's default.")
+    checkpoint_every: int = Field(2048, ge=1, description="Texts per checkpoint: a killed run resumes from the last one.")
+
+    def runtime(self) -> dict:
+        """Settings that change speed, never results: applied at scoring time to any model."""
+        return {"batch_size": self.batch_size, "threads": self.threads, "checkpoint_every": self.checkpoint_every}
 
 
 class GNNConfig(_Strict):

@@ -40,7 +40,10 @@ def run_demo(workdir: Path, scale: int, config_path: Path, console: Console) -> 
 
     model_uri = f"models:/{config.mlflow.registered_model}@{config.mlflow.alias}"
     console.print(f"[bold]3/4[/] scoring tonight's marketplace {tonight_dir} with {model_uri}")
-    scored = score_input(model_uri, tonight_dir, scores_dir, key, config.encoder.cache_dir, config.mlflow.tracking_uri)
+    settings = {"config_file": str(config_path), "pii_mode": config.pii.mode, "pii_key_env": config.pii.key_env,
+                "embedding_cache": config.encoder.cache_dir}
+    scored = score_input(model_uri, tonight_dir, scores_dir, key, config.encoder.cache_dir, config.mlflow.tracking_uri,
+                         settings=settings, encoder_runtime=config.encoder.runtime())
 
     console.print("[bold]4/4[/] checking the scores against the synthetic ground truth")
     metrics = evaluate_scores(scores_dir, pd.read_parquet(tonight_dir / "truth" / "truth.parquet"))

@@ -81,6 +81,7 @@ class FraudLensModel:
         self.encoder_dir = Path(encoder_dir)
         self.encoder_settings = encoder_settings
         self._encoder: TextEncoder | None = None
+        self._encoder_key: tuple | None = None
 
     @staticmethod
     def new_gnn(architecture: dict) -> HeteroFraudGNN:
@@ -89,9 +90,13 @@ class FraudLensModel:
                               hidden=architecture["hidden"], layers=architecture["layers"],
                               dropout=architecture["dropout"], text_dim=architecture["text_dim"])
 
-    def encoder(self, cache_dir: str | Path | None = None) -> TextEncoder:
-        if self._encoder is None:
-            self._encoder = TextEncoder(self.encoder_dir, cache_dir=cache_dir, **self.encoder_settings)
+    def encoder(self, cache_dir: str | Path | None = None, **runtime) -> TextEncoder:
+        """The bundled encoder; ``runtime`` overrides speed settings (batch_size, threads, checkpoint_every)."""
+        wanted = (cache_dir, tuple(sorted(runtime.items())))
+        if self._encoder is None or self._encoder_key != wanted:
+            settings = {**self.encoder_settings, **{k: v for k, v in runtime.items() if v is not None}}
+            self._encoder = TextEncoder(self.encoder_dir, cache_dir=cache_dir, **settings)
+            self._encoder_key = wanted
         return self._encoder
 
     @torch.inference_mode()
@@ -99,9 +104,9 @@ class FraudLensModel:
         x = self.scaler.transform(inputs.features)
         return self.gnn(x, inputs.data.edge_index_dict, inputs.review_text)
 
-    def score(self, tables: dict[str, pd.DataFrame], cache_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    def score(self, tables: dict[str, pd.DataFrame], encoder: TextEncoder | None = None) -> dict[str, pd.DataFrame]:
         """{"review": DataFrame(review_id, score), "order": DataFrame(order_id, score)} for the scored tables."""
-        inputs = build_model_inputs(tables, self.encoder(cache_dir))
+        inputs = build_model_inputs(tables, encoder or self.encoder())
         logits = self.logits(inputs)
         out = {}
         for node_type in SCORED_NODE_TYPES:

@@ -47,6 +47,7 @@ class EmbeddingCache:
         self.dir = Path(cache_dir) / fingerprint
         self._keys: dict[str, int] = {}
         self._shards: list[np.ndarray] = []
+        self._stacked: np.ndarray | None = None
         if self.dir.is_dir():
             for shard in sorted(self.dir.glob("shard-*.npz")):
                 with np.load(shard) as data:
@@ -65,7 +66,7 @@ class EmbeddingCache:
         found = positions >= 0
         if not found.any():
             return found, np.empty((0, 0), dtype=np.float32)
-        if getattr(self, "_stacked", None) is None:
+        if self._stacked is None:
             self._stacked = np.concatenate(self._shards)
         return found, self._stacked[positions[found]]
 
@@ -82,7 +83,7 @@ class EmbeddingCache:
 
 class TextEncoder:
     def __init__(self, model_dir: str | Path | None = None, max_length: int = 128, batch_size: int = 64,
-                 cache_dir: str | Path | None = None, threads: int | None = None):
+                 cache_dir: str | Path | None = None, threads: int | None = None, checkpoint_every: int = 2048):
         from transformers import AutoModel, AutoTokenizer
 
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
@@ -95,6 +96,7 @@ class TextEncoder:
             torch.set_num_threads(threads)
         self.max_length = max_length
         self.batch_size = batch_size
+        self.checkpoint_every = checkpoint_every
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
         self.model = AutoModel.from_pretrained(self.model_dir, local_files_only=True).eval()
         self.dim = int(self.model.config.hidden_size)
@@ -108,17 +110,39 @@ class TextEncoder:
                 "fingerprint": self.fingerprint}
 
     @torch.inference_mode()
-    def _encode_uncached(self, texts: list[str]) -> np.ndarray:
-        order = np.argsort([len(t) for t in texts], kind="stable")
+    def _embed_batch(self, token_ids: list[list[int]]) -> np.ndarray:
+        width = max(len(ids) for ids in token_ids)
+        input_ids = torch.full((len(token_ids), width), self.tokenizer.pad_token_id or 0, dtype=torch.long)
+        attention = torch.zeros((len(token_ids), width), dtype=torch.long)
+        for row, ids in enumerate(token_ids):
+            input_ids[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+            attention[row, :len(ids)] = 1
+        batch = {"input_ids": input_ids, "attention_mask": attention}
+        if "token_type_ids" in self.tokenizer.model_input_names:
+            batch["token_type_ids"] = torch.zeros_like(input_ids)
+        hidden = self.model(**batch).last_hidden_state
+        mask = attention.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return torch.nn.functional.normalize(pooled, dim=-1).numpy()
+
+    def _encode_uncached(self, texts: list[str], keys: np.ndarray | None = None) -> np.ndarray:
+        """Encodes in a canonical order (token length, then text hash), one checkpoint per chunk.
+
+        The order makes batches nearly padding-free, and it makes resumption exact: the chunks
+        a killed run completed are a prefix of this order, so a re-run re-forms exactly the
+        same remaining chunks and batches and computes bit-identical embeddings.
+        """
+        keys = text_keys(texts) if keys is None else keys
+        token_ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        order = np.lexsort((keys, [len(ids) for ids in token_ids]))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                   max_length=self.max_length, return_tensors="pt")
-            hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            out[idx] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+        for chunk_start in range(0, len(order), self.checkpoint_every):
+            chunk = order[chunk_start:chunk_start + self.checkpoint_every]
+            for start in range(0, len(chunk), self.batch_size):
+                idx = chunk[start:start + self.batch_size]
+                out[idx] = self._embed_batch([token_ids[i] for i in idx])
+            if self.cache is not None:
+                self.cache.store(keys[chunk], out[chunk])
         return out
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -134,9 +158,7 @@ class TextEncoder:
                 unique_emb[found] = cached
         missing = np.flatnonzero(~found)
         if len(missing):
-            unique_emb[missing] = self._encode_uncached([texts[first[i]] for i in missing])
-            if self.cache is not None:
-                self.cache.store(unique_keys[missing], unique_emb[missing])
+            unique_emb[missing] = self._encode_uncached([texts[first[i]] for i in missing], unique_keys[missing])
         self.stats["encoded"] += len(missing)
         self.stats["cache_hits"] += int(found.sum())
         return unique_emb[inverse.reshape(-1)]

@@ -128,8 +128,7 @@ def fit_gnn(config: FraudLensConfig, inputs: ModelInputs, scaler: FeatureScaler,
             if stale >= config.train.patience:
                 break
     gnn.load_state_dict(best_state)
-    encoder_settings = {"max_length": config.encoder.max_length, "batch_size": config.encoder.batch_size,
-                        "threads": config.encoder.threads}
+    encoder_settings = {"max_length": config.encoder.max_length, **config.encoder.runtime()}
     return FraudLensModel(gnn, scaler, arch, encoder_dir, encoder_settings), epoch, best_metrics
 
 
@@ -145,8 +144,8 @@ def _flatten(prefix: str, value) -> dict[str, object]:
 def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> TrainResult:
     tracking_uri = configure_tracking(config.mlflow.tracking_uri)
     mlflow.set_experiment(config.mlflow.experiment)
-    encoder = TextEncoder(config.encoder.model_dir, config.encoder.max_length, config.encoder.batch_size,
-                          config.encoder.cache_dir, config.encoder.threads)
+    encoder = TextEncoder(config.encoder.model_dir, config.encoder.max_length, cache_dir=config.encoder.cache_dir,
+                          **config.encoder.runtime())
     inputs = build_model_inputs(ingested.tables, encoder)
     scaler = FeatureScaler.fit(inputs.features)
     split = split_labels(ingested, inputs, config.train.val_fraction, config.train.seed)
