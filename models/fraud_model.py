@@ -72,11 +72,30 @@ def build_model_inputs(tables: dict[str, pd.DataFrame], encoder: TextEncoder) ->
     return ModelInputs(graph=graph, features=features, review_text=torch.from_numpy(embeddings))
 
 
+def platt_probability(logits: np.ndarray, slope: float = 1.0, intercept: float = 0.0) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(slope * np.asarray(logits, dtype=np.float64) + intercept)))
+
+
+def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: p = sigmoid(slope * logit + intercept), fitted by logistic regression.
+
+    The class-weighted training loss inflates raw probabilities; this maps them back to the
+    frequencies seen on held-out labelled data. Identity when both classes are not present.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if len(np.unique(labels)) < 2:
+        return 1.0, 0.0
+    fit = LogisticRegression(C=1e4).fit(logits.reshape(-1, 1).astype(np.float64), labels.astype(int))
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
 class FraudLensModel:
     def __init__(self, gnn: HeteroFraudGNN, scaler: FeatureScaler, architecture: dict, encoder_dir: Path,
-                 encoder_settings: dict):
+                 encoder_settings: dict, calibration: dict[str, tuple[float, float]] | None = None):
         self.gnn = gnn.eval()
         self.scaler = scaler
+        self.calibration = {nt: tuple(ab) for nt, ab in (calibration or {}).items()}
         self.architecture = architecture
         self.encoder_dir = Path(encoder_dir)
         self.encoder_settings = encoder_settings
@@ -113,9 +132,12 @@ class FraudLensModel:
             if f"{node_type}s" in tables:
                 out[node_type] = pd.DataFrame({
                     f"{node_type}_id": inputs.graph.ids[node_type].astype("string"),
-                    "score": torch.sigmoid(logits[node_type]).numpy().astype(np.float64),
+                    "score": self.probability(node_type, logits[node_type].numpy()),
                 })
         return out
+
+    def probability(self, node_type: str, logits: np.ndarray) -> np.ndarray:
+        return platt_probability(logits, *self.calibration.get(node_type, (1.0, 0.0)))
 
     def save(self, directory: Path) -> Path:
         directory = Path(directory)
@@ -125,6 +147,7 @@ class FraudLensModel:
             "architecture": self.architecture,
             "scaler": self.scaler.__dict__,
             "encoder_settings": self.encoder_settings,
+            "calibration": self.calibration,
         }, indent=1, sort_keys=True))
         # The encoder travels with the model so a registered version is self-contained.
         shutil.copytree(self.encoder_dir, directory / "encoder", dirs_exist_ok=True,
@@ -138,7 +161,7 @@ class FraudLensModel:
         gnn = cls.new_gnn(meta["architecture"])
         gnn.load_state_dict(torch.load(directory / "gnn.pt", weights_only=True))
         return cls(gnn, FeatureScaler(**meta["scaler"]), meta["architecture"], directory / "encoder",
-                   meta["encoder_settings"])
+                   meta["encoder_settings"], meta.get("calibration"))
 
 
 def architecture_for(inputs: ModelInputs, hidden: int, layers: int, dropout: float, text_dim: int) -> dict:

@@ -62,3 +62,19 @@ def test_scaler_keeps_training_statistics(model_and_tables):
     shifted = {nt: f + 100.0 for nt, f in inputs.features.items()}
     x = model.scaler.transform(shifted)
     assert np.allclose(x["review"].numpy(), 5.0)  # far outside training range: clipped, not re-standardised
+
+
+def test_platt_calibration_maps_overconfident_logits_to_observed_rates():
+    from models.fraud_model import fit_platt, platt_probability
+
+    rng = np.random.default_rng(0)
+    y = rng.random(4000) < 0.2
+    # An overconfident model: right ranking, logits 5x too large.
+    logits = 5 * (np.where(y, 1.0, -1.0) + rng.normal(0, 1.2, 4000))
+    slope, intercept = fit_platt(logits, y.astype(int))
+    assert 0 < slope < 1
+    raw_brier = np.mean((platt_probability(logits) - y) ** 2)
+    calibrated = platt_probability(logits, slope, intercept)
+    assert np.mean((calibrated - y) ** 2) < raw_brier
+    assert abs(calibrated.mean() - y.mean()) < 0.02
+    assert fit_platt(logits, np.zeros(4000)) == (1.0, 0.0)

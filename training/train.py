@@ -19,7 +19,8 @@ import fraudlens
 from fraudlens.config import FraudLensConfig
 from marketplace.graph import SCORED_NODE_TYPES
 from marketplace.ingest import IngestResult
-from models.fraud_model import FeatureScaler, FraudLensModel, ModelInputs, architecture_for, build_model_inputs
+from models.fraud_model import (FeatureScaler, FraudLensModel, ModelInputs, architecture_for, build_model_inputs,
+                                 fit_platt, platt_probability)
 from models.pyfunc import SELLER_REVIEWS_SIGNATURE
 from models.text_encoder import TextEncoder
 from training.mlflow_utils import configure_tracking
@@ -128,8 +129,25 @@ def fit_gnn(config: FraudLensConfig, inputs: ModelInputs, scaler: FeatureScaler,
             if stale >= config.train.patience:
                 break
     gnn.load_state_dict(best_state)
+    gnn.eval()
+    with torch.inference_mode():
+        logits = gnn(x, edges, inputs.review_text)
+    calibration, calibration_metrics = calibrate(logits, split)
     encoder_settings = {"max_length": config.encoder.max_length, **config.encoder.runtime()}
-    return FraudLensModel(gnn, scaler, arch, encoder_dir, encoder_settings), epoch, best_metrics
+    model = FraudLensModel(gnn, scaler, arch, encoder_dir, encoder_settings, calibration)
+    return model, epoch, {**best_metrics, **calibration_metrics}
+
+
+def calibrate(logits: dict[str, torch.Tensor], split: LabelSplit) -> tuple[dict, dict[str, float]]:
+    """Platt scaling per head on the validation split; reports Brier scores before and after."""
+    calibration, metrics = {}, {}
+    for nt in SCORED_NODE_TYPES:
+        val_logits, y = logits[nt][split.val_idx[nt]].numpy(), split.val_y[nt].numpy()
+        calibration[nt] = fit_platt(val_logits, y)
+        if len(y):
+            metrics[f"val_{nt}_brier_raw"] = float(np.mean((platt_probability(val_logits) - y) ** 2))
+            metrics[f"val_{nt}_brier_calibrated"] = float(np.mean((platt_probability(val_logits, *calibration[nt]) - y) ** 2))
+    return calibration, metrics
 
 
 def _flatten(prefix: str, value) -> dict[str, object]:
