@@ -85,10 +85,11 @@ def validate(input: Path = typer.Option(..., "--input", help="Directory of input
         for name, report in result.reports.items():
             console.print(f"{name:<9} read {report.rows_read:>9,}  accepted {report.rows_accepted:>9,}  "
                           f"quarantined {report.rows_quarantined:>7,} {report.quarantined_by_reason or ''}"
-                          f"{'  flagged ' + str(report.flagged_by_reason) if report.flagged_by_reason else ''}")
+                          f"{'  flagged ' + str(report.flagged_by_reason) if report.flagged_by_reason else ''}",
+                          highlight=False, soft_wrap=True)
         for row in result.quarantine.head(20).itertuples():
             console.print(f"  {row.file} row {row.row} column {row.column}: {row.reason} - {row.message}",
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
         if len(result.quarantine) > 20:
             console.print(f"  ... and {len(result.quarantine) - 20:,} more quarantined rows")
         if len(result.quarantine):

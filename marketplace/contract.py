@@ -54,6 +54,19 @@ IDENTITY_COLUMNS = {
     "address": "shipping_address",
 }
 MAX_TEXT_CHARS = 20_000
+# Why a row was quarantined (the first problem found); docs/data-contract.md explains each.
+QUARANTINE_REASONS = (
+    "missing_value",
+    "bad_type",
+    "out_of_range",
+    "not_allowed",
+    "future_timestamp",
+    "implausible_timestamp",
+    "duplicate_id",
+    "invalid_utf8",
+)
+# Usable but suspicious rows of the scored tables are kept and carry these flags.
+ROW_FLAGS = ("unknown_account", "unknown_product", "unknown_order", "text_truncated")
 
 REVIEWS = TableSpec(
     name="reviews",
