@@ -36,7 +36,8 @@ def run_demo(workdir: Path, scale: int, config_path: Path, console: Console) -> 
     console.print(f"[bold]2/4[/] training on {train_dir} (tracking store {tracking_uri})")
     result = train(config, ingest(train_dir, key))
     console.print(f"     MLflow run {result.run_id}; registered {result.model_name} v{result.model_version} "
-                  f"@{config.mlflow.alias}; validation " + ", ".join(f"{k}={v:.3f}" for k, v in result.metrics.items()))
+                  f"@{config.mlflow.alias}; validation " + ", ".join(f"{k}={v:.3f}" for k, v in result.metrics.items()),
+                  soft_wrap=True)
 
     model_uri = f"models:/{config.mlflow.registered_model}@{config.mlflow.alias}"
     console.print(f"[bold]3/4[/] scoring tonight's marketplace {tonight_dir} with {model_uri}")
@@ -59,6 +60,6 @@ def run_demo(workdir: Path, scale: int, config_path: Path, console: Console) -> 
         f"orders {metrics.get('order_auroc', float('nan')):.3f}  ({workdir / 'metrics.json'})\n"
         f"  MLflow run      {result.run_id} in {tracking_uri}\n"
         f"  MLflow UI       mlflow ui --backend-store-uri {tracking_uri}  (then open http://127.0.0.1:5000)",
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )
     return {"metrics": metrics, "train": result, "score": scored, "wall_s": elapsed}

@@ -23,6 +23,8 @@ SELLER_REVIEWS_SIGNATURE = ModelSignature(
     ]),
     outputs=Schema([ColSpec("string", "review_id"), ColSpec("double", "fraud_score")]),
 )
+SELLER_REVIEWS_EXAMPLE = pd.DataFrame({"text": ["Kettle boils fast, lid a bit stiff.", "Amazing product!!! Highly recommend"],
+                                       "rating": [4, 5]})
 
 
 class FraudLensPyfunc(mlflow.pyfunc.PythonModel):
@@ -31,7 +33,7 @@ class FraudLensPyfunc(mlflow.pyfunc.PythonModel):
 
         self.model = FraudLensModel.load(context.artifacts["bundle"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """model_input: reviews with at least text and rating; missing ids/dates are filled in."""
         from inference.seller import reviews_from_frame
 

@@ -21,7 +21,7 @@ from marketplace.graph import SCORED_NODE_TYPES
 from marketplace.ingest import IngestResult
 from models.fraud_model import (FeatureScaler, FraudLensModel, ModelInputs, architecture_for, build_model_inputs,
                                  fit_platt, platt_probability)
-from models.pyfunc import SELLER_REVIEWS_SIGNATURE
+from models.pyfunc import SELLER_REVIEWS_EXAMPLE, SELLER_REVIEWS_SIGNATURE
 from models.text_encoder import TextEncoder
 from training.mlflow_utils import configure_tracking
 
@@ -196,6 +196,7 @@ def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> Tra
                 code_paths=[str(root / pkg) for pkg in CODE_PACKAGES],
                 registered_model_name=config.mlflow.registered_model,
                 signature=SELLER_REVIEWS_SIGNATURE,
+                input_example=SELLER_REVIEWS_EXAMPLE,
             )
         version = str(info.registered_model_version)
         MlflowClient().set_registered_model_alias(config.mlflow.registered_model, config.mlflow.alias, version)
