@@ -130,6 +130,15 @@ def train(config: Path = typer.Option(..., help="YAML config, e.g. configs/demo.
     _run(run)
 
 
+def _register_train_text() -> None:
+    from training.train_text import train_text_command
+
+    app.command("train-text")(train_text_command)
+
+
+_register_train_text()
+
+
 @app.command()
 def score(model: str = typer.Option("models:/fraudlens@champion", help="MLflow model URI."),
           input: Path = typer.Option(..., "--input", help="Directory of input tables to score."),

