@@ -65,17 +65,25 @@ class FraudLensConfig(_Strict):
     pii: PIIConfig = PIIConfig()
 
 
-def load_config(path: Path | str, overrides: dict | None = None) -> FraudLensConfig:
-    path = Path(path)
+def read_yaml(path: Path | str | None, example: str, overrides: dict | None = None) -> dict:
+    """The raw mapping of a YAML config (None: empty), with {"section.key": value} overrides applied."""
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(Path(path).read_text()) or {} if path is not None else {}
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found - fix: pass --config a YAML file such as configs/demo.yaml")
+        raise ConfigError(f"{path}: config file not found - fix: pass --config a YAML file such as {example}")
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc}) - fix: check indentation and quoting")
     for dotted, value in (overrides or {}).items():
         section, _, key = dotted.partition(".")
-        raw.setdefault(section, {})[key] = value
+        if key:
+            raw.setdefault(section, {})[key] = value
+        else:
+            raw[section] = value
+    return raw
+
+
+def load_config(path: Path | str, overrides: dict | None = None) -> FraudLensConfig:
+    raw = read_yaml(path, "configs/demo.yaml", overrides)
     try:
         return FraudLensConfig.model_validate(raw)
     except ValidationError as exc:

@@ -46,3 +46,13 @@ def resolve_model(uri: str) -> ResolvedModel:
             "`fraudlens train --config configs/demo.yaml` first, or set MLFLOW_TRACKING_URI to the store that has it"
         ) from exc
     return ResolvedModel(uri=f"models:/{name}/{mv.version}", name=name, version=str(mv.version), run_id=mv.run_id)
+
+
+def flatten_params(prefix: str, value) -> dict[str, object]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: nested config as flat MLflow params."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(flatten_params(f"{prefix}.{k}" if prefix else k, v))
+        return out
+    return {prefix: value}

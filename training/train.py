@@ -23,7 +23,7 @@ from models.fraud_model import (FeatureScaler, FraudLensModel, ModelInputs, arch
                                  fit_platt, platt_probability)
 from models.pyfunc import SELLER_REVIEWS_EXAMPLE, SELLER_REVIEWS_SIGNATURE
 from models.text_encoder import TextEncoder
-from training.mlflow_utils import configure_tracking
+from training.mlflow_utils import configure_tracking, flatten_params
 
 log = logging.getLogger(__name__)
 CODE_PACKAGES = ("fraudlens", "marketplace", "models", "training", "inference")
@@ -150,15 +150,6 @@ def calibrate(logits: dict[str, torch.Tensor], split: LabelSplit) -> tuple[dict,
     return calibration, metrics
 
 
-def _flatten(prefix: str, value) -> dict[str, object]:
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            out.update(_flatten(f"{prefix}.{k}" if prefix else k, v))
-        return out
-    return {prefix: value}
-
-
 def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> TrainResult:
     tracking_uri = configure_tracking(config.mlflow.tracking_uri)
     mlflow.set_experiment(config.mlflow.experiment)
@@ -169,7 +160,7 @@ def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> Tra
     split = split_labels(ingested, inputs, config.train.val_fraction, config.train.seed)
     with mlflow.start_run() as run:
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
-        mlflow.log_params(_flatten("", config.model_dump(mode="json")))
+        mlflow.log_params(flatten_params("", config.model_dump(mode="json")))
         mlflow.log_params({
             **{f"nodes.{nt}": inputs.data[nt].num_nodes for nt in inputs.data.node_types},
             **{f"labels.train.{nt}": len(v) for nt, v in split.train_idx.items()},

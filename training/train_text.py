@@ -21,9 +21,9 @@ from typing import Annotated, Literal
 import numpy as np
 import pandas as pd
 import typer
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fraudlens.config import read_yaml
 from fraudlens.errors import ConfigError, FraudLensError, TableError
 from models.stylometry import STYLE_FEATURES
 from models.text_classifier import CombinedSettings, CombinedTextModel, FineTuneSettings
@@ -131,21 +131,7 @@ class TextModelConfig(_Strict):
 
 def load_text_config(path: Path | str | None = None, overrides: dict | None = None) -> TextModelConfig:
     """Reads and validates a text-model YAML config (None: all defaults); ``overrides``: {"section.key": value}."""
-    raw: dict = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found - fix: pass --config a YAML file such as configs/text.yaml")
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc}) - fix: check indentation and quoting")
-    for dotted, value in (overrides or {}).items():
-        section, _, key = dotted.partition(".")
-        if key:
-            raw.setdefault(section, {})[key] = value
-        else:
-            raw[section] = value
+    raw = read_yaml(path, "configs/text.yaml", overrides)
     try:
         return TextModelConfig.model_validate(raw)
     except ValidationError as exc:
@@ -292,15 +278,6 @@ def text_model_signature():
     )
 
 
-def _flatten(prefix: str, value) -> dict[str, object]:
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            out.update(_flatten(f"{prefix}.{k}" if prefix else k, v))
-        return out
-    return {prefix: value}
-
-
 @dataclass
 class TextTrainResult:
     run_id: str
@@ -317,7 +294,7 @@ def train_text(config: TextModelConfig, table: pd.DataFrame, progress=None) -> T
     from mlflow.tracking import MlflowClient
     from sklearn.model_selection import train_test_split
 
-    from training.mlflow_utils import configure_tracking
+    from training.mlflow_utils import configure_tracking, flatten_params
 
     data = prepare_table(config, table)
     idx = np.arange(len(data.labels))
@@ -335,7 +312,7 @@ def train_text(config: TextModelConfig, table: pd.DataFrame, progress=None) -> T
     model = config.new_model()
     with mlflow.start_run() as run:
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
-        mlflow.log_params({k: str(v) for k, v in _flatten("", config.model_dump(mode="json")).items()})
+        mlflow.log_params({k: str(v) for k, v in flatten_params("", config.model_dump(mode="json")).items()})
         mlflow.log_params({"rows.train": len(train_idx), "rows.test": len(test_idx),
                            "rows.fake": int(data.labels.sum()), "has_ratings": data.ratings is not None})
         split = np.where(np.isin(idx, test_idx), "test", "train")
