@@ -13,7 +13,14 @@ injected per ring / crew / campaign (a Python loop per group, never per row):
 - stolen_card   expensive electronics on fresh devices/IPs/cards/addresses, mostly chargebacks;
 - refund_abuse  groups of accounts sharing shipping addresses whose orders are mostly refunded.
 
-Every signal also occurs, more rarely, in clean data, so no single column gives fraud away.
+Every signal also occurs in clean data, so no single column gives fraud away, and the world is
+ambiguous in both directions, each by a documented, seeded share (see "Ambiguity" below):
+genuine fans gush in the rings' phrases, honest reviewers polish their text with an assistant,
+products go viral, households and offices share devices, IPs and cards and review the same
+products, customers buy in bulk, return a lot, or buy a laptop abroad; while careful rings use
+bought aged accounts, natural words and brushed purchases, AI reviews come short, critical and
+personal, card testers spoof devices or take over old accounts, and refund abusers act alone.
+The labels are a partial *and slightly wrong* view of the truth (LABEL_NOISE_SHARE).
 Internally all times are integer seconds from the window start and all categorical values are
 integer codes; both become their public form only when the tables are assembled.
 """
@@ -91,7 +98,10 @@ PLACED, SHIPPED, DELIVERED, CANCELLED, REFUNDED, CHARGEBACK = range(len(STATUSES
 
 FRAUD_KINDS = ("none", "review_ring", "ai_review", "card_testing", "stolen_card", "refund_abuse")
 CLEAN, RING, AI, CARD_TESTING, STOLEN_CARD, REFUND_ABUSE = range(len(FRAUD_KINDS))
-TEXT_CLEAN, TEXT_RING, TEXT_AI = range(3)
+# How a review's text is written: ordinary words, a ring's script, a long LLM text, a short LLM
+# text with a mild criticism, the rings' phrase pool used by a real fan (no shared scripts), and an
+# honest review polished by a writing assistant.
+TEXT_CLEAN, TEXT_RING, TEXT_AI, TEXT_AI_SHORT, TEXT_HYPE, TEXT_POLISHED = range(6)
 NO_GROUP = -1
 
 # Share of all reviews / orders that each fraud kind makes up.
@@ -102,9 +112,13 @@ REFUND_ABUSE_ORDER_SHARE = 0.015
 # Card testing tops order fraud up to this share, whatever the other kinds added (about 3.3 %):
 # orders created only to make a fake review "verified" (brushing) add about 2 %.
 ORDER_FRAUD_SHARE = 0.08
+# Ordinary orders generated up front; fraud injection adds more clean ones (fraud accounts'
+# purchase histories, sale-day orders, refund abusers' kept purchases), about 8 % of scale.
+CLEAN_ORDER_SHARE = 0.84
 BACKING_ORDER_LEAD = (6 * DAY, 9 * DAY)  # before the review: long enough to have been delivered
-UNVERIFIED_REVIEW_SHARE = 0.35  # clean reviews without a purchase, per unit of scale
-VERIFIED_REVIEW_SHARE = 0.55  # of delivered orders (refunded ones get reviewed a bit more often)
+UNVERIFIED_REVIEW_SHARE = 0.55  # clean reviews without a purchase, per unit of scale
+VERIFIED_REVIEW_SHARE = 0.7  # of reviewers' delivered orders (refunded ones get reviewed a bit more often)
+NON_REVIEWER_SHARE = 0.3  # of clean accounts: never write a review, however much they buy
 
 RATING_SHARES = np.array([0.10, 0.08, 0.12, 0.25, 0.45])  # 1..5 stars
 REFUNDED_RATING_SHARES = np.array([0.50, 0.25, 0.13, 0.07, 0.05])
@@ -114,6 +128,51 @@ HOUR_WEIGHTS = np.array([2, 1, 1, 1, 1, 1, 2, 4, 5, 6, 6, 7, 8, 7, 6, 6, 6, 7, 8
 LABEL_SHARE_FRAUD = 0.6
 LABEL_SHARE_CLEAN = 0.3
 LABELLED_GROUP_SHARE = 0.5
+# Moderators and chargeback processes make mistakes: this share of the labels table is wrong
+# (flipped). The truth table is never noisy.
+LABEL_NOISE_SHARE = 0.025
+
+# ---------------------------------------------------------------------------------------------
+# Ambiguity. Real fraud is never cleanly separable: ordinary customers sometimes look like
+# fraudsters, and careful fraudsters look like ordinary customers. Each share is seeded like
+# everything else, so it is part of the deterministic world.
+# ---------------------------------------------------------------------------------------------
+
+# Clean that looks fake: text.
+HYPE_TEXT_SHARE = 0.12  # of clean 5-star reviews: short shouty praise from the rings' own phrase pool
+POLISHED_TEXT_SHARE = 0.08  # of clean English 3-5 star reviews: long, generic, AI-assisted but honest
+# Clean that looks fake: who reviews, and when.
+HOUSEHOLD_ACCOUNT_SHARE = 0.15  # of clean accounts: households/offices sharing IPs, devices, cards
+HOUSEHOLD_REVIEW_SHARE = 0.03  # per unit of scale: household members reviewing the same product
+NON_SHOPPER_SHARE = 0.15  # of clean accounts (half of household members): review here, buy elsewhere
+REVIEW_ONLY_SHARE = 0.3  # of unverified clean reviews: written by such non-shoppers
+CLEAN_BURST_REVIEW_SHARE = 0.05  # per unit of scale: viral products / sale days, mostly 5 stars in 48 h
+CLEAN_BURST_HYPE_SHARE = 0.3  # of clean-burst 5-star reviews written in hype phrasing
+CLEAN_BURST_NEWCOMER_SHARE = 0.35  # of clean-burst reviewers who signed up for the sale (10-30 days old)
+# Clean that looks fake: orders.
+BULK_ORDER_SHARE = 0.05  # of clean orders: sessions of many small orders (gift cards, stocking up)
+BULK_DECLINED_SHARE = 0.1  # of bulk orders (2.5x for brand-new accounts): declined by the bank, cancelled
+BIG_TICKET_SHARE = 0.012  # of clean orders: expensive electronics on a new device/IP/card/address
+SERIAL_RETURNER_SHARE = 0.03  # of clean accounts: return 20-60% of their orders (sizes, colours)
+RETURNER_HOUSEHOLD_SHARE = 0.35  # of (non-office) households: every member is such a returner
+CLEAN_REFUND_SHARE, CLEAN_CANCEL_SHARE, CLEAN_CHARGEBACK_SHARE = 0.05, 0.015, 0.008  # everyone else
+
+# Fraud that looks clean: reviews.
+CAREFUL_RING_SHARE = 0.4  # of rings: bought aged accounts, own devices, brushing orders, slower bursts
+RING_NATURAL_TEXT_SHARE = (0.3, 0.7)  # of ring reviews in ordinary customers' words: (plain, careful) rings
+AI_SHORT_SHARE = 0.45  # of AI reviews: short, 3-4 stars, with a mild criticism
+AI_DETAIL_SHARE = 0.5  # of AI reviews: mix in specific, clean-style personal details
+# Fraud accounts with a purchase history of ordinary (clean) orders, mean orders per account: a
+# bought aged account comes with its former owner's; fresh ring accounts are warmed up with a
+# purchase or two; AI "sleeper" accounts shop now and then to look real.
+HISTORY_ORDERS = {"aged_ring": 1.5, "fresh_ring": 0.5, "sleeper": 2.0}
+RING_CAMOUFLAGE_PER_ACCOUNT = 0.3  # mean ordinary-looking (but fake) reviews per ring account, off-campaign
+# Fraud that looks clean: orders.
+ANTI_DETECT_CREW_SHARE = 0.5  # of card-testing crews: a fresh device, card and IP per order
+AGED_TESTER_SHARE = 0.3  # of card-testing accounts: old accounts (not sign-ups of the last days) ...
+TAKEOVER_SHARE = 0.7  # ... most of them taken over from real customers (victims: clean in the truth)
+MID_PRICED_TEST_SHARE = 0.25  # of card-testing orders: a 10-60 item rather than a tiny one
+REFUND_SOLO_SHARE = 0.4  # of refund-abuse cases: a lone abuser with no shared address
 
 # ---------------------------------------------------------------------------------------------
 # Identifier vocabulary
@@ -432,6 +491,15 @@ AI_CLOSERS = (
     "I would not hesitate to recommend it to friends and family looking for {phrase}.",
 )
 AI_BODY_SENTENCES = (2, 5)  # per review, drawn without repetition
+AI_CRITICISMS = (
+    "My only minor complaint is that the {aspect} could be slightly better.",
+    "That said, the {aspect} feels a little less refined than I had hoped.",
+    "One small drawback is that the {aspect} takes some getting used to.",
+    "The {aspect} could be improved, but this is a minor issue overall.",
+    "If I had to point out one weakness, it would be the {aspect}.",
+    "Admittedly, the {aspect} is not quite as premium as the rest of the product.",
+)
+AI_DETAIL_SHARE_POLISHED = 0.6  # honest polished reviews mention their own circumstances more often
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,9 +525,19 @@ def generate_marketplace(seed: int, scale: int, start: str = "2026-01-01", days:
     world = _World(rng, window, products)
 
     world.add_accounts(_make_clean_accounts(rng, max(20, scale // 4), window))
-    world.add_orders(_make_clean_orders(world, round(scale * (1 - ORDER_FRAUD_SHARE))))
+    clean_orders = round(scale * CLEAN_ORDER_SHARE)
+    n_bulk, n_big = round(clean_orders * BULK_ORDER_SHARE), round(clean_orders * BIG_TICKET_SHARE)
+    world.add_orders(_make_clean_orders(world, clean_orders - n_bulk - n_big))
+    if n_big > 0:
+        world.add_orders(_make_big_ticket_orders(world, n_big))
     world.add_reviews(_make_verified_reviews(world, world.orders()))
-    world.add_reviews(_make_unverified_reviews(world, round(scale * UNVERIFIED_REVIEW_SHARE)))
+    n_household, n_burst = round(scale * HOUSEHOLD_REVIEW_SHARE), round(scale * CLEAN_BURST_REVIEW_SHARE)
+    world.add_reviews(_make_unverified_reviews(world, round(scale * UNVERIFIED_REVIEW_SHARE) - n_household - n_burst))
+    world.add_reviews(_make_household_reviews(world, n_household))
+    _add_clean_bursts(world, n_burst)
+    world.one_review_per_product()
+    if n_bulk > 0:
+        world.add_orders(_make_bulk_orders(world, n_bulk))
 
     fake_review_share = RING_REVIEW_SHARE + AI_REVIEW_SHARE
     clean_reviews = world.n_reviews
@@ -581,6 +659,13 @@ class _World:
     def add_reviews(self, frame: pd.DataFrame) -> None:
         self._reviews.append(frame)
         self.n_reviews += len(frame)
+
+    def one_review_per_product(self) -> None:
+        """The platform keeps one review per account and product: later ones are dropped."""
+        reviews = self.reviews()
+        keep = ~pd.DataFrame({"a": reviews["account"], "p": reviews["product"]}).duplicated().to_numpy()
+        self._reviews = [reviews[keep].reset_index(drop=True)]
+        self.n_reviews = int(keep.sum())
 
     def n_fraud_orders(self) -> int:
         return sum(int((frame["kind"] != CLEAN).sum()) for frame in self._orders)
@@ -809,6 +894,11 @@ def _new_accounts(rng: np.random.Generator, created: np.ndarray, country: np.nda
         "activity": rng.lognormal(0, 1.2, n),
         "kind": np.full(n, kind),
         "group": np.broadcast_to(group, n).copy(),
+        "household": np.full(n, NO_GROUP),
+        "refunds": np.full(n, CLEAN_REFUND_SHARE),  # how often the account's ordinary orders get refunded
+        "shopper": np.ones(n, bool),  # places ordinary orders on this account
+        "reviewer": np.ones(n, bool),  # reviews (some of) what it buys
+        "office": np.zeros(n, bool),
     })
 
 
@@ -820,11 +910,51 @@ def _ordinary_creation_times(rng: np.random.Generator, n: int, window: _Window) 
     return np.where(is_new, during, before).astype(np.int64)
 
 
+def _households(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """HOUSEHOLD_ACCOUNT_SHARE of the accounts in households of 2-6; returns each account's
+    household (-1 for none) and the household's first account (-1 for none)."""
+    household, head = np.full(n, NO_GROUP), np.full(n, NO_GROUP)
+    sizes = rng.integers(2, 7, max(0, round(n * HOUSEHOLD_ACCOUNT_SHARE / 4)))
+    sizes = sizes[np.cumsum(sizes) <= n]
+    if len(sizes) == 0:
+        return household, head
+    members = rng.permutation(n)[:sizes.sum()]
+    which = np.repeat(np.arange(len(sizes)), sizes)
+    household[members] = which
+    head[members] = members[(np.cumsum(sizes) - sizes)[which]]
+    return household, head
+
+
 def _make_clean_accounts(rng: np.random.Generator, n: int, window: _Window) -> pd.DataFrame:
     country = rng.choice(len(COUNTRIES), n, p=COUNTRY_SHARES)
+    household, head = _households(rng, n)
+    in_household = household >= 0
+    country = np.where(in_household, country[np.maximum(head, 0)], country)
     accounts = _new_accounts(rng, _ordinary_creation_times(rng, n, window), country, kind=CLEAN)
-    # Legitimate sharing exists too: households share devices, cards and addresses; carriers
-    # and offices share IPs.
+    n_households = int(household.max()) + 1 if in_household.any() else 0
+    office = rng.random(n_households) < 0.25
+    returner_household = ~office & (rng.random(n_households) < RETURNER_HOUSEHOLD_SHARE)
+    accounts["household"] = household
+    accounts["office"] = in_household & office[np.maximum(household, 0)] if n_households else False
+    returner = (rng.random(n) < SERIAL_RETURNER_SHARE)
+    if n_households:
+        returner |= in_household & returner_household[np.maximum(household, 0)]
+    accounts["refunds"] = np.where(returner, rng.uniform(0.2, 0.6, n), CLEAN_REFUND_SHARE)
+    # Some review here but buy elsewhere (often a household member whose partner orders), and
+    # some buy but never review.
+    member = np.flatnonzero(in_household & (head != np.arange(n)))
+    family_member = np.zeros(n, bool)
+    family_member[member] = ~accounts["office"].to_numpy()[member]
+    accounts["shopper"] = rng.random(n) >= np.where(family_member, 0.5, NON_SHOPPER_SHARE)
+    accounts["reviewer"] = ~accounts["shopper"].to_numpy() | (rng.random(n) >= NON_REVIEWER_SHARE)
+    # Households and offices: several clean accounts behind one router, some on the family
+    # tablet, some paying with a parent's card; office colleagues share the IP and a company card.
+    in_office = accounts["office"].to_numpy()[member]
+    for column, home_share, office_share in (("ip", 0.9, 0.95), ("device_id", 0.6, 0.1), ("device_2", 0.3, 0.0),
+                                             ("card_1", 0.35, 0.7), ("address_1", 0.8, 0.0)):
+        shared = member[rng.random(len(member)) < np.where(in_office, office_share, home_share)]
+        accounts.loc[shared, column] = accounts[column].to_numpy()[head[shared]]
+    # Looser sharing: a relative's device, card or address now and then; carriers' NAT shares IPs.
     family = np.flatnonzero(rng.random(n) < 0.04)
     relative = rng.integers(0, n, len(family))
     for column, share in (("device_id", 0.6), ("card_1", 0.3), ("address_1", 0.7)):
@@ -908,8 +1038,13 @@ def _usual_identifiers(rng: np.random.Generator, buyers: pd.DataFrame) -> dict[s
     }
 
 
-def _clean_statuses(rng: np.random.Generator, created: np.ndarray, window: _Window) -> np.ndarray:
-    outcome = rng.choice([DELIVERED, CANCELLED, REFUNDED, CHARGEBACK], len(created), p=[0.967, 0.015, 0.015, 0.003])
+def _clean_statuses(rng: np.random.Generator, created: np.ndarray, window: _Window,
+                    refund_share: float | np.ndarray = CLEAN_REFUND_SHARE,
+                    cancel_share: float | np.ndarray = CLEAN_CANCEL_SHARE) -> np.ndarray:
+    u = rng.random(len(created))
+    refunded, cancelled = u < refund_share, u < refund_share + cancel_share
+    charged_back = u < refund_share + cancel_share + CLEAN_CHARGEBACK_SHARE
+    outcome = np.select([refunded, cancelled, charged_back], [REFUNDED, CANCELLED, CHARGEBACK], DELIVERED)
     return _as_of_window_end(outcome, created, window)
 
 
@@ -924,13 +1059,14 @@ def _as_of_window_end(status: np.ndarray, created: np.ndarray, window: _Window) 
 
 def _make_clean_orders(world: _World, n: int) -> pd.DataFrame:
     rng, accounts, products = world.rng, world.accounts(), world.products
-    activity = accounts["activity"].to_numpy()
+    activity = accounts["activity"].to_numpy() * accounts["shopper"].to_numpy()
     account = rng.choice(len(accounts), n, p=activity / activity.sum())
     product = rng.choice(len(products), n, p=products["popularity"].to_numpy())
     buyers = _rows(accounts, account)
     created = _event_times(rng, world.window, buyers["created"].to_numpy())
     return _orders(world, account, buyers, product=product, created=created, quantity=_quantities(rng, n),
-                   status=_clean_statuses(rng, created, world.window), kind=CLEAN, **_usual_identifiers(rng, buyers))
+                   status=_clean_statuses(rng, created, world.window, buyers["refunds"].to_numpy()), kind=CLEAN,
+                   **_usual_identifiers(rng, buyers))
 
 
 def _ratings(rng: np.random.Generator, shares: np.ndarray, quality: np.ndarray) -> np.ndarray:
@@ -945,20 +1081,24 @@ def _review_languages(rng: np.random.Generator, country: np.ndarray) -> np.ndarr
 
 
 def _reviews(*, account: np.ndarray, product: np.ndarray, created: np.ndarray, order: np.ndarray,
-             rating: np.ndarray, language: np.ndarray, text_kind: int, kind: int,
+             rating: np.ndarray, language: np.ndarray, text_kind: int | np.ndarray, kind: int,
              group: int | np.ndarray = NO_GROUP) -> pd.DataFrame:
     n = len(account)
     return pd.DataFrame({
         "account": account, "product": product, "created": created.astype(np.int64), "order": order,
-        "rating": rating.astype(np.int64), "language": language, "text_kind": np.full(n, text_kind),
+        "rating": rating.astype(np.int64), "language": language,
+        "text_kind": np.broadcast_to(text_kind, n).copy(),
         "kind": np.full(n, kind), "group": np.broadcast_to(group, n).copy(),
     })
 
 
-def _make_verified_reviews(world: _World, orders: pd.DataFrame) -> pd.DataFrame:
+def _make_verified_reviews(world: _World, orders: pd.DataFrame, first_index: int = 0) -> pd.DataFrame:
+    """Reviews of delivered (and refunded) orders by accounts that review; ``orders`` are the
+    world's orders from global index ``first_index`` on."""
     rng, window = world.rng, world.window
     status = orders["status"].to_numpy()
-    review_share = np.select([status == DELIVERED, status == REFUNDED], [VERIFIED_REVIEW_SHARE, 0.65], 0.0)
+    reviewer = world.accounts()["reviewer"].to_numpy()[orders["account"].to_numpy()]
+    review_share = np.select([status == DELIVERED, status == REFUNDED], [VERIFIED_REVIEW_SHARE, 0.8], 0.0) * reviewer
     chosen = np.flatnonzero(rng.random(len(orders)) < review_share)
     delay = (2 + rng.gamma(2.0, 3.0, len(chosen))) * DAY
     created = orders["created"].to_numpy()[chosen] + delay.astype(np.int64)
@@ -969,20 +1109,161 @@ def _make_verified_reviews(world: _World, orders: pd.DataFrame) -> pd.DataFrame:
     refunded = status[chosen] == REFUNDED
     rating = np.where(refunded, _ratings(rng, REFUNDED_RATING_SHARES, quality), _ratings(rng, RATING_SHARES, quality))
     country = world.accounts()["country"].to_numpy()[account]
-    return _reviews(account=account, product=product, created=created, order=chosen, rating=rating,
-                    language=_review_languages(rng, country), text_kind=TEXT_CLEAN, kind=CLEAN)
+    language = _review_languages(rng, country)
+    return _reviews(account=account, product=product, created=created, order=first_index + chosen, rating=rating,
+                    language=language, text_kind=_clean_text_kinds(rng, rating, language), kind=CLEAN)
 
 
 def _make_unverified_reviews(world: _World, n: int) -> pd.DataFrame:
+    """Reviews without a purchase here: from active customers, and REVIEW_ONLY_SHARE from
+    accounts that never order on the platform (bought in a shop, got it as a gift)."""
     rng, accounts, products = world.rng, world.accounts(), world.products
-    activity = accounts["activity"].to_numpy()
-    account = rng.choice(len(accounts), n, p=activity / activity.sum())
+    # Heavy buyers do not review in proportion: propensity grows with the square root of activity.
+    propensity = np.sqrt(accounts["activity"].to_numpy()) * accounts["reviewer"].to_numpy()
+    account = rng.choice(len(accounts), n, p=propensity / propensity.sum())
+    non_shoppers = np.flatnonzero(~accounts["shopper"].to_numpy())
+    if len(non_shoppers):
+        account = np.where(rng.random(n) < REVIEW_ONLY_SHARE, rng.choice(non_shoppers, n), account)
     product = rng.choice(len(products), n, p=products["popularity"].to_numpy())
     created = _event_times(rng, world.window, accounts["created"].to_numpy()[account])
     rating = _ratings(rng, RATING_SHARES, products["quality"].to_numpy()[product])
     language = _review_languages(rng, accounts["country"].to_numpy()[account])
     return _reviews(account=account, product=product, created=created, order=np.full(n, -1), rating=rating,
-                    language=language, text_kind=TEXT_CLEAN, kind=CLEAN)
+                    language=language, text_kind=_clean_text_kinds(rng, rating, language), kind=CLEAN)
+
+
+def _clean_text_kinds(rng: np.random.Generator, rating: np.ndarray, language: np.ndarray,
+                      hype_share: float = HYPE_TEXT_SHARE) -> np.ndarray:
+    """Most genuine reviews are in ordinary words, but some fans gush in exactly the phrases
+    rings use, and some honest English reviewers let a writing assistant polish their text."""
+    u = rng.random(len(rating))
+    hype = (rating == 5) & (u < hype_share)
+    polished = (language == 0) & (rating >= 3) & (u > 1 - POLISHED_TEXT_SHARE)
+    return np.select([hype, polished], [TEXT_HYPE, TEXT_POLISHED], TEXT_CLEAN)
+
+
+def _make_household_reviews(world: _World, n: int) -> pd.DataFrame:
+    """Members of a household (or office) reviewing the product they all use, within days of
+    each other and with similar ratings: clean, but co-reviewing from one IP like a small ring."""
+    rng, window, accounts, products = world.rng, world.window, world.accounts(), world.products
+    household = accounts["household"].to_numpy()
+    in_household = np.flatnonzero(household >= 0)
+    if n <= 0 or len(in_household) == 0:
+        return _reviews(account=np.zeros(0, np.int64), product=np.zeros(0, np.int64), created=np.zeros(0),
+                        order=np.zeros(0, np.int64), rating=np.zeros(0), language=np.zeros(0, np.int64),
+                        text_kind=TEXT_CLEAN, kind=CLEAN)
+    by_household = in_household[np.argsort(household[in_household], kind="stable")]
+    _, first, size = np.unique(household[by_household], return_index=True, return_counts=True)
+    n_events = max(1, round(n / (0.75 * size.mean())))
+    event_household = rng.integers(0, len(size), n_events)
+    per_event = size[event_household]
+    event = np.repeat(np.arange(n_events), per_event)
+    rank = np.arange(len(event)) - np.repeat(np.cumsum(per_event) - per_event, per_event)
+    account = by_household[first[event_household][event] + rank]
+    writes = (rng.random(len(event)) < 0.75) | (rank < 2)  # at least two members per product
+    account, event = account[writes][:n], event[writes][:n]
+    event_product = rng.choice(len(products), n_events, p=products["popularity"].to_numpy())
+    event_rating = _ratings(rng, RATING_SHARES, products["quality"].to_numpy()[event_product])
+    event_time = _event_times(rng, window, np.zeros(n_events, np.int64))
+    product = event_product[event]
+    rating = np.clip(event_rating[event] + rng.choice([-1, 0, 0, 0, 1], len(event)), 1, 5)
+    created_at = accounts["created"].to_numpy()[account]
+    created = np.maximum(event_time[event] + rng.integers(0, 5 * DAY, len(event)), created_at + HOUR)
+    created = np.minimum(created, window.seconds - 1)
+    language = _review_languages(rng, accounts["country"].to_numpy()[account])
+    return _reviews(account=account, product=product, created=created, order=np.full(len(event), -1),
+                    rating=rating, language=language, text_kind=_clean_text_kinds(rng, rating, language), kind=CLEAN)
+
+
+def _add_clean_bursts(world: _World, budget: int) -> None:
+    """A product goes viral or a seller runs a sale day: many genuine, mostly 5-star reviews
+    within two days, some by accounts that signed up for the occasion, about a third verified
+    by an order from the sale a week earlier. Looks like a ring's burst; is not one."""
+    rng, window = world.rng, world.window
+    accounts = world.accounts()
+    regulars = np.flatnonzero((accounts["kind"].to_numpy() == CLEAN) & (accounts["created"].to_numpy() < 0))
+    if budget <= 0 or len(regulars) == 0:
+        return
+    sizes = _split_budget(rng, budget, 8, 41)
+    sizes = sizes[sizes > 0]
+    n_events, n = len(sizes), int(sizes.sum())
+    targets, n_targets = _Batch(), np.empty(n_events, np.int64)
+    for i in range(n_events):
+        chosen = _seller_products(world, int(rng.integers(1, 4)))
+        targets.add(product=chosen)
+        n_targets[i] = len(chosen)
+    event = np.repeat(np.arange(n_events), sizes)
+    first_target = np.cumsum(n_targets) - n_targets
+    product = targets.arrays()["product"][first_target[event] + (rng.random(n) * n_targets[event]).astype(np.int64)]
+    start = rng.integers(12 * DAY, window.seconds - 2 * DAY, n_events)
+    length = rng.integers(12 * HOUR, 48 * HOUR, n_events)
+    created = np.minimum(start[event] + (rng.random(n) * length[event]).astype(np.int64), window.seconds - 1)
+
+    newcomer = rng.random(n) < CLEAN_BURST_NEWCOMER_SHARE
+    n_new = int(newcomer.sum())
+    new_accounts = _new_accounts(rng, start[event[newcomer]] - rng.integers(10 * DAY, 31 * DAY, n_new),
+                                 rng.choice(len(COUNTRIES), n_new, p=COUNTRY_SHARES), kind=CLEAN)
+    new_idx = world.add_accounts(new_accounts)
+    activity = accounts["activity"].to_numpy()[regulars]
+    regular_idx = rng.choice(regulars, n - n_new, p=activity / activity.sum())
+    account = np.empty(n, np.int64)
+    account[newcomer], account[~newcomer] = new_idx, regular_idx
+    buyers = pd.concat([new_accounts, _rows(accounts, regular_idx)], ignore_index=True)
+    buyer_row = np.empty(n, np.int64)
+    buyer_row[newcomer], buyer_row[~newcomer] = np.arange(n_new), n_new + np.arange(n - n_new)
+
+    rating = rng.choice([5, 4, 3, 2, 1], n, p=[0.72, 0.2, 0.05, 0.02, 0.01])
+    language = _review_languages(rng, buyers["country"].to_numpy()[buyer_row])
+    order = np.full(n, -1)
+    verified = np.flatnonzero(rng.random(n) < 0.35)
+    if len(verified):
+        payers = _rows(buyers, buyer_row[verified])
+        order[verified] = _backing_orders(
+            world, account[verified], payers, product[verified], created[verified], CLEAN,
+            np.full(len(verified), NO_GROUP), payment_token=_arrow(payers["card_1"]),
+            shipping_address=_arrow(payers["address_1"]))
+    world.add_reviews(_reviews(account=account, product=product, created=created, order=order, rating=rating,
+                               language=language, kind=CLEAN,
+                               text_kind=_clean_text_kinds(rng, rating, language, CLEAN_BURST_HYPE_SHARE)))
+
+
+def _make_bulk_orders(world: _World, n: int) -> pd.DataFrame:
+    """Genuine customers stocking up: sessions of 3-12 small orders within a few hours (gift
+    cards, party supplies) on their own cards, some by accounts opened during the window."""
+    rng, window, accounts, products = world.rng, world.window, world.accounts(), world.products
+    clean = np.flatnonzero((accounts["kind"].to_numpy() == CLEAN) & accounts["shopper"].to_numpy())
+    account_created = accounts["created"].to_numpy()
+    recent = clean[account_created[clean] >= 0]
+    sizes = _split_budget(rng, max(n, 1), 3, 13)
+    sizes = sizes[sizes > 0]
+    n_sessions = len(sizes)
+    activity = accounts["activity"].to_numpy()[clean]
+    buyer = rng.choice(clean, n_sessions, p=activity / activity.sum())
+    # Offices order supplies in one go on the company card.
+    office = clean[accounts["office"].to_numpy()[clean]]
+    if len(office):
+        buyer = np.where(rng.random(n_sessions) < 0.3, rng.choice(office, n_sessions), buyer)
+    newcomer = (rng.random(n_sessions) < 0.5) & (len(recent) > 0)
+    if newcomer.any():
+        buyer = np.where(newcomer, rng.choice(recent, n_sessions), buyer)
+    session_start = _event_times(rng, window, account_created[buyer])
+    # Most newcomers signed up for this spree: it starts within days of the sign-up, and the
+    # bank declines a new customer's sudden spree more often.
+    right_away = newcomer & (rng.random(n_sessions) < 0.7)
+    session_start = np.where(right_away, account_created[buyer] + rng.integers(HOUR, 3 * DAY, n_sessions),
+                             session_start)
+    session = np.repeat(np.arange(n_sessions), sizes)
+    n = len(session)
+    account = buyer[session]
+    created = np.minimum(session_start[session] + rng.integers(0, 4 * HOUR, n), window.seconds - 1)
+    product = np.where(rng.random(n) < 0.8, rng.choice(_cheap_products(products), n),
+                       rng.choice(len(products), n, p=products["popularity"].to_numpy()))
+    buyers = _rows(accounts, account)
+    return _orders(world, account, buyers, product=product, created=created,
+                   quantity=rng.choice([1, 1, 1, 2, 3], n),
+                   status=_clean_statuses(rng, created, window, buyers["refunds"].to_numpy(),
+                                          BULK_DECLINED_SHARE * np.where(right_away[session], 2.5, 1.0)),
+                   kind=CLEAN, **_usual_identifiers(rng, buyers))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1025,6 +1306,8 @@ def _seller_products(world: _World, n_wanted: int) -> np.ndarray:
 
 def _share_identifiers(accounts: pd.DataFrame, column: str, slot: np.ndarray, pool: pa.Array) -> None:
     """Replaces ``column`` by ``pool[slot]`` where slot >= 0 (the account uses a group's shared one)."""
+    if not (slot >= 0).any():
+        return
     shared = pool.take(pa.array(np.maximum(slot, 0)))
     accounts[column] = _column(pc.if_else(pa.array(slot >= 0), shared, _arrow(accounts[column])))
 
@@ -1045,66 +1328,122 @@ def _shared_ip_pool(rng: np.random.Generator, country: np.ndarray, hosting: np.n
     return pc.if_else(pa.array(hosting), _hosting_ips(rng, len(country)), _country_ips(rng, country))
 
 
+def _history_orders(world: _World, account: np.ndarray, buyers: pd.DataFrame, mean_orders: np.ndarray) -> None:
+    """Ordinary purchases (clean in the truth) on fraud-controlled accounts: what makes a bought
+    or warmed-up account look like a customer's."""
+    rng, products = world.rng, world.products
+    per_account = rng.poisson(mean_orders)
+    if per_account.sum() == 0:
+        return
+    row = np.repeat(np.arange(len(account)), per_account)
+    owners = _rows(buyers, row)
+    created = _event_times(rng, world.window, owners["created"].to_numpy())
+    world.add_orders(_orders(
+        world, account[row], owners, product=rng.choice(len(products), len(row), p=products["popularity"].to_numpy()),
+        created=created, quantity=_quantities(rng, len(row)), status=_clean_statuses(rng, created, world.window),
+        kind=CLEAN, **_usual_identifiers(rng, owners)))
+
+
 def _inject_review_rings(world: _World, budget: int) -> np.ndarray:
-    """Bursts of 5-star reviews by accounts sharing a few devices and IPs. Returns their accounts."""
+    """Bursts of 5-star reviews by accounts sharing a few devices and IPs, one to three campaigns
+    per ring. CAREFUL_RING_SHARE of the rings use aged accounts with own devices, post over days,
+    write in ordinary customers' words and back most reviews by a purchase. Returns their accounts."""
     rng, window = world.rng, world.window
     members, reviews, ip_pool = _Batch(), _Batch(), _Batch()
     n_members_so_far = n_devices = n_ips = n_cards = 0
     while budget > 0:
         group = world.new_group()
-        n_members = int(rng.integers(5, 31))
-        targets = _seller_products(world, int(rng.integers(1, 4)))
-        n_reviews = min(budget, max(1, round(n_members * len(targets) * rng.uniform(0.5, 1.0))))
-        n_members = min(n_members, max(5, n_reviews))  # a ring cut short by the budget stays small
-        budget -= n_reviews
+        n_members = int(rng.integers(3, 14))
+        # A ring works for one to three sellers over the window, each a campaign of its own.
+        n_campaigns = int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2]))
+        targets = [_seller_products(world, int(rng.integers(1, 3))) for _ in range(n_campaigns)]
+        wanted = [max(1, round(n_members * len(t) * rng.uniform(0.5, 1.0))) for t in targets]
+        n_members = min(n_members, max(3, min(budget, sum(wanted))))  # a ring cut short by the budget stays small
         # Late enough for backing orders to fall in the window and after the members sign up.
-        burst_start = rng.integers(12 * DAY, window.seconds - 3 * DAY)
-        burst_length = rng.integers(24 * HOUR, 72 * HOUR)
+        # Careful rings (bought aged accounts, own devices, brushed purchases, natural words)
+        # spread their burst over days; plain ones post within hours of each other.
+        careful = rng.random() < CAREFUL_RING_SHARE
+        burst_starts = np.sort(rng.integers(12 * DAY, window.seconds - 3 * DAY, n_campaigns))
 
         # Mostly fresh sign-ups, some bought "aged" accounts; most use the ring's devices and IPs.
-        fresh = rng.random(n_members) < 0.7
+        fresh = rng.random(n_members) < (0.15 if careful else 0.7)
         home = rng.choice(len(COUNTRIES), p=COUNTRY_SHARES)
         ring_devices, ring_ips, ring_cards = int(rng.integers(1, 5)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
+        created = burst_starts[0] - np.where(fresh, rng.integers(10 * DAY, 45 * DAY, n_members),
+                                             rng.integers(200 * DAY, 1500 * DAY, n_members))
         members.add(
-            created=burst_start - np.where(fresh, rng.integers(10 * DAY, 45 * DAY, n_members),
-                                           rng.integers(200 * DAY, 1500 * DAY, n_members)),
+            created=created,
+            history=np.where(fresh, HISTORY_ORDERS["fresh_ring"], HISTORY_ORDERS["aged_ring"]),
             country=np.where(rng.random(n_members) < 0.7, home,
                              rng.choice(len(COUNTRIES), n_members, p=COUNTRY_SHARES)),
             group=np.full(n_members, group),
-            device_slot=np.where(rng.random(n_members) < 0.85, n_devices + rng.integers(0, ring_devices, n_members), -1),
-            ip_slot=np.where(rng.random(n_members) < 0.8, n_ips + rng.integers(0, ring_ips, n_members), -1))
-        ip_pool.add(country=np.full(ring_ips, home), hosting=rng.random(ring_ips) < 0.5)
+            device_slot=np.where(rng.random(n_members) < (0.3 if careful else 0.85),
+                                 n_devices + rng.integers(0, ring_devices, n_members), -1),
+            ip_slot=np.where(rng.random(n_members) < (0.45 if careful else 0.8),
+                             n_ips + rng.integers(0, ring_ips, n_members), -1))
+        ip_pool.add(country=np.full(ring_ips, home), hosting=rng.random(ring_ips) < (0.2 if careful else 0.5))
+        language = rng.choice(len(LANGUAGES), p=RING_LANGUAGE_SHARES)
 
-        who, what = _distinct_pairs(rng, n_reviews, n_members, len(targets))
-        reviews.add(
-            member=n_members_so_far + who, product=targets[what],
-            created=burst_start + rng.integers(0, burst_length, n_reviews),
-            verified=rng.random(n_reviews) < 0.15, card_slot=n_cards + rng.integers(0, ring_cards, n_reviews),
-            rating=np.where(rng.random(n_reviews) < 0.92, 5, 4),
-            language=np.full(n_reviews, rng.choice(len(LANGUAGES), p=RING_LANGUAGE_SHARES)),
-            helpful_votes=_ring_helpful_votes(rng, n_reviews, n_members), group=np.full(n_reviews, group))
+        for campaign_targets, n_reviews, burst_start in zip(targets, wanted, burst_starts):
+            n_reviews = min(budget, n_reviews, n_members * len(campaign_targets))
+            if n_reviews <= 0:
+                break
+            budget -= n_reviews
+            burst_length = rng.integers(3 * DAY, 8 * DAY) if careful else rng.integers(24 * HOUR, 72 * HOUR)
+            who, what = _distinct_pairs(rng, n_reviews, n_members, len(campaign_targets))
+            natural = rng.random(n_reviews) < RING_NATURAL_TEXT_SHARE[int(careful)]
+            reviews.add(
+                member=n_members_so_far + who, product=campaign_targets[what],
+                created=np.minimum(burst_start + rng.integers(0, burst_length, n_reviews), window.seconds - 1),
+                verified=rng.random(n_reviews) < (0.6 if careful else 0.15),
+                card_slot=n_cards + rng.integers(0, ring_cards, n_reviews),
+                rating=np.where(rng.random(n_reviews) < np.where(natural, 0.65, 0.92), 5, 4),
+                text_kind=np.where(natural, TEXT_CLEAN, TEXT_RING), language=np.full(n_reviews, language),
+                careful=np.full(n_reviews, careful),
+                helpful_votes=_ring_helpful_votes(rng, n_reviews, n_members), group=np.full(n_reviews, group))
+        # Camouflage: ordinary reviews of popular products at ordinary times, so the accounts
+        # look like customers. Fake all the same (review_ring in the truth), and no burst.
+        n_camouflage = min(budget, int(rng.poisson(RING_CAMOUFLAGE_PER_ACCOUNT * n_members)))
+        if n_camouflage > 0:
+            budget -= n_camouflage
+            who = rng.integers(0, n_members, n_camouflage)
+            product = rng.choice(len(world.products), n_camouflage, p=world.products["popularity"].to_numpy())
+            reviews.add(
+                member=n_members_so_far + who, product=product, created=_event_times(rng, window, created[who]),
+                verified=np.zeros(n_camouflage, bool), card_slot=np.full(n_camouflage, n_cards),
+                rating=_ratings(rng, RATING_SHARES, world.products["quality"].to_numpy()[product]),
+                text_kind=np.full(n_camouflage, TEXT_CLEAN), language=np.full(n_camouflage, language),
+                careful=np.full(n_camouflage, careful), helpful_votes=np.full(n_camouflage, np.nan),
+                group=np.full(n_camouflage, group))
         n_members_so_far += n_members
         n_devices, n_ips, n_cards = n_devices + ring_devices, n_ips + ring_ips, n_cards + ring_cards
     if not members:
         return np.array([], np.int64)
 
     m, r, ips = members.arrays(), reviews.arrays(), ip_pool.arrays()
+    once = ~pd.DataFrame({"a": r["member"], "p": r["product"]}).duplicated().to_numpy()  # camouflage may repeat
+    r = {name: values[once] for name, values in r.items()}
     accounts = _new_accounts(rng, m["created"], m["country"], kind=RING, group=m["group"], disposable_share=0.25)
     _share_identifiers(accounts, "device_id", m["device_slot"], _device_ids(rng, n_devices))
     _share_identifiers(accounts, "ip", m["ip_slot"], _shared_ip_pool(rng, ips["country"], ips["hosting"]))
     member_idx = world.add_accounts(accounts)
+    _history_orders(world, member_idx, accounts, m["history"])
 
     order = np.full(len(r["member"]), -1)
     verified = np.flatnonzero(r["verified"])
     if len(verified):
-        # Brushing: the ring's few cards pay, the parcels go to random addresses.
+        # Brushing: the ring's few cards pay, the parcels go to random addresses; careful rings
+        # pay with each bought account's own card and ship to its own address.
+        buyers, careful = _rows(accounts, r["member"][verified]), pa.array(r["careful"][verified])
         order[verified] = _backing_orders(
-            world, member_idx[r["member"][verified]], _rows(accounts, r["member"][verified]),
-            r["product"][verified], r["created"][verified], RING, r["group"][verified],
-            payment_token=_payment_tokens(rng, n_cards).take(pa.array(r["card_slot"][verified])),
-            shipping_address=_addresses(rng, rng.choice(len(COUNTRIES), len(verified), p=COUNTRY_SHARES)))
+            world, member_idx[r["member"][verified]], buyers, r["product"][verified], r["created"][verified], RING,
+            r["group"][verified],
+            payment_token=pc.if_else(careful, _arrow(buyers["card_1"]),
+                                     _payment_tokens(rng, n_cards).take(pa.array(r["card_slot"][verified]))),
+            shipping_address=pc.if_else(careful, _arrow(buyers["address_1"]),
+                                        _addresses(rng, rng.choice(len(COUNTRIES), len(verified), p=COUNTRY_SHARES))))
     frame = _reviews(account=member_idx[r["member"]], product=r["product"], created=r["created"], order=order,
-                     rating=r["rating"], language=r["language"], text_kind=TEXT_RING, kind=RING, group=r["group"])
+                     rating=r["rating"], language=r["language"], text_kind=r["text_kind"], kind=RING, group=r["group"])
     frame["helpful_votes"] = r["helpful_votes"]
     world.add_reviews(frame)
     return member_idx
@@ -1117,13 +1456,14 @@ def _ring_helpful_votes(rng: np.random.Generator, n: int, ring_size: int) -> np.
 
 def _inject_ai_reviews(world: _World, budget: int, ring_accounts: np.ndarray) -> None:
     """Campaigns of LLM-style reviews for one seller, spread over weeks, by ring accounts and by
-    'sleeper' accounts that look ordinary (old enough, own identifiers, often verified)."""
+    'sleeper' accounts that look ordinary (old enough, own identifiers, a purchase history, often
+    verified). AI_SHORT_SHARE are short 3-4 star ones with a mild criticism."""
     rng, window = world.rng, world.window
     sleepers, reviews = _Batch(), _Batch()
     n_sleepers_so_far = 0
     while budget > 0:
         group = world.new_group()
-        n_reviews = min(budget, int(rng.integers(5, 41)))
+        n_reviews = min(budget, int(rng.integers(4, 21)))
         budget -= n_reviews
         targets = _seller_products(world, int(rng.integers(1, 6)))
         campaign_start = rng.integers(14 * DAY, window.seconds - 7 * DAY)
@@ -1142,6 +1482,7 @@ def _inject_ai_reviews(world: _World, budget: int, ring_accounts: np.ndarray) ->
             product=targets[np.concatenate([sleeper_what, ring_what])],
             created=campaign_start + rng.integers(0, int(rng.integers(7, 31)) * DAY, n_reviews),
             verified=by_sleeper & (rng.random(n_reviews) < 0.35),
+            short=rng.random(n_reviews) < AI_SHORT_SHARE,
             rating=np.where(rng.random(n_reviews) < 0.7, 5, 4), group=np.full(n_reviews, group))
         n_sleepers_so_far += n_sleepers
     if not reviews:
@@ -1151,6 +1492,7 @@ def _inject_ai_reviews(world: _World, budget: int, ring_accounts: np.ndarray) ->
     sleeper_accounts = _sleeper_accounts(world, s["group"])
     ring_created = world.accounts()["created"].to_numpy()
     sleeper_idx = world.add_accounts(sleeper_accounts)
+    _history_orders(world, sleeper_idx, sleeper_accounts, np.full(len(sleeper_idx), HISTORY_ORDERS["sleeper"]))
     by_sleeper = r["sleeper"] >= 0
     account = r["ring_writer"].copy()
     account[by_sleeper] = sleeper_idx[r["sleeper"][by_sleeper]]
@@ -1165,9 +1507,12 @@ def _inject_ai_reviews(world: _World, budget: int, ring_accounts: np.ndarray) ->
         order[verified] = _backing_orders(
             world, account[verified], buyers, r["product"][verified], created[verified], AI, r["group"][verified],
             payment_token=_arrow(buyers["card_1"]), shipping_address=_arrow(buyers["address_1"]))
+    # Short ones read like a measured customer: mostly 4 stars, some 3, with a mild criticism.
+    short = r["short"]
+    rating = np.where(short, rng.choice([5, 4, 3], len(short), p=[0.1, 0.6, 0.3]), r["rating"])
     world.add_reviews(_reviews(account=account, product=r["product"], created=created, order=order,
-                               rating=r["rating"], language=np.zeros(len(account), np.int64), text_kind=TEXT_AI,
-                               kind=AI, group=r["group"]))
+                               rating=rating, language=np.zeros(len(account), np.int64),
+                               text_kind=np.where(short, TEXT_AI_SHORT, TEXT_AI), kind=AI, group=r["group"]))
 
 
 def _sleeper_accounts(world: _World, group: np.ndarray) -> pd.DataFrame:
@@ -1186,59 +1531,92 @@ def _cheap_products(products: pd.DataFrame) -> np.ndarray:
     return cheap if len(cheap) >= 3 else np.argsort(price, kind="stable")[:3]
 
 
-CARD_TESTING_STATUS_SHARES = np.array([0.10, 0.08, 0.15, 0.37, 0.0, 0.30])  # placed..chargeback
+CARD_TESTING_STATUS_SHARES = np.array([0.08, 0.08, 0.24, 0.32, 0.0, 0.28])  # placed..chargeback
 STOLEN_CARD_STATUS_SHARES = np.array([0.03, 0.07, 0.20, 0.10, 0.05, 0.55])
 
 
 def _inject_card_testing(world: _World, budget: int) -> None:
-    """Crews of brand-new accounts firing many tiny orders on a few shared (stolen) cards to see
-    which ones work: a burst of hours, throwaway emails, scattered shipping addresses."""
-    rng, window = world.rng, world.window
+    """Crews of mostly brand-new accounts firing many small orders on a few shared (stolen) cards
+    to see which ones work: a burst of hours, throwaway emails, scattered shipping addresses.
+    Anti-detect crews change device, card and IP with every order; some members use old
+    accounts, mostly taken over from real customers; some orders are for mid-priced items."""
+    rng, window, price = world.rng, world.window, world.products["price"].to_numpy()
     cheap = _cheap_products(world.products)
-    members, orders, drop_countries = _Batch(), _Batch(), _Batch()
+    mid_priced = np.flatnonzero((price > 10) & (price <= 60))
+    mid_priced = mid_priced if len(mid_priced) else cheap
+    members, orders, drop_countries, ip_pool = _Batch(), _Batch(), _Batch(), _Batch()
     n_members_so_far = n_devices = n_ips = n_cards = n_drops = 0
     while budget > 0:
         group = world.new_group()
-        n_members = int(rng.integers(3, 11))
-        orders_per_member = rng.integers(3, 16, n_members)
+        n_members = int(rng.integers(2, 7))
+        orders_per_member = rng.integers(2, 9, n_members)
         n_orders = min(budget, int(orders_per_member.sum()))
         budget -= n_orders
         burst_start = rng.integers(4 * DAY, window.seconds - DAY)
-        burst_length = rng.integers(HOUR, 6 * HOUR)
-        crew_devices, crew_ips, crew_cards = int(rng.integers(1, 3)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
-        members.add(created=burst_start - rng.integers(2 * HOUR, 3 * DAY, n_members),
-                    country=np.full(n_members, rng.choice(len(COUNTRIES), p=COUNTRY_SHARES)),
-                    group=np.full(n_members, group),
-                    device_slot=n_devices + rng.integers(0, crew_devices, n_members),
-                    ip_slot=n_ips + rng.integers(0, crew_ips, n_members))
+        burst_length = rng.integers(HOUR, 24 * HOUR)
+        # Anti-detect crews spoof a new device fingerprint for every order, cycle through a list
+        # of cards (one attempt each) and rotate residential proxies: nothing repeats but timing.
+        spoofing = rng.random() < ANTI_DETECT_CREW_SHARE
+        if spoofing:
+            crew_devices = crew_cards = crew_ips = n_orders
+        else:
+            crew_devices, crew_ips, crew_cards = int(rng.integers(1, 3)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        # Most members signed up days ago; some log into old accounts, bought or taken over.
+        aged = rng.random(n_members) < AGED_TESTER_SHARE
+        country = rng.choice(len(COUNTRIES), p=COUNTRY_SHARES)
+        members.add(created=burst_start - np.where(aged, rng.integers(60 * DAY, 900 * DAY, n_members),
+                                                   rng.integers(2 * HOUR, 3 * DAY, n_members)),
+                    country=np.full(n_members, country), group=np.full(n_members, group),
+                    disposable=np.where(aged, 0.1, 0.6), takeover=aged & (rng.random(n_members) < TAKEOVER_SHARE),
+                    device_slot=np.where(spoofing, -1, n_devices + rng.integers(0, crew_devices, n_members)),
+                    ip_slot=np.where(spoofing, -1, n_ips + rng.integers(0, crew_ips, n_members)))
+        ip_pool.add(country=np.full(crew_ips, country), hosting=np.full(crew_ips, not spoofing))
         drop_countries.add(country=rng.choice(len(COUNTRIES), p=COUNTRY_SHARES))
 
         buyer = rng.permutation(np.repeat(np.arange(n_members), orders_per_member))[:n_orders]
-        orders.add(member=n_members_so_far + buyer, product=rng.choice(cheap, n_orders),
+        product = np.where(rng.random(n_orders) < MID_PRICED_TEST_SHARE, rng.choice(mid_priced, n_orders),
+                           rng.choice(cheap, n_orders))
+        orders.add(member=n_members_so_far + buyer, product=product,
                    created=np.minimum(burst_start + rng.integers(0, burst_length, n_orders), window.seconds - 1),
+                   quantity=rng.choice([1, 1, 1, 2], n_orders),
                    status=rng.choice(len(STATUSES), n_orders, p=CARD_TESTING_STATUS_SHARES),
-                   device_slot=n_devices + rng.integers(0, crew_devices, n_orders),
-                   ip_slot=n_ips + rng.integers(0, crew_ips, n_orders),
-                   card_slot=n_cards + rng.integers(0, crew_cards, n_orders),
-                   drop_slot=np.where(rng.random(n_orders) < 0.6, -1, n_drops), group=np.full(n_orders, group))
+                   device_slot=n_devices + (np.arange(n_orders) if spoofing else rng.integers(0, crew_devices, n_orders)),
+                   ip_slot=n_ips + (np.arange(n_orders) if spoofing else rng.integers(0, crew_ips, n_orders)),
+                   card_slot=n_cards + (np.arange(n_orders) if spoofing else rng.integers(0, crew_cards, n_orders)),
+                   drop_slot=np.where(rng.random(n_orders) < (0.85 if spoofing else 0.6), -1, n_drops),
+                   group=np.full(n_orders, group))
         n_members_so_far += n_members
         n_devices, n_ips, n_cards, n_drops = n_devices + crew_devices, n_ips + crew_ips, n_cards + crew_cards, n_drops + 1
     if not orders:
         return
 
     m, o = members.arrays(), orders.arrays()
-    accounts = _new_accounts(rng, m["created"], m["country"], kind=CARD_TESTING, group=m["group"],
-                             disposable_share=0.6)
-    device_pool, ip_pool = _device_ids(rng, n_devices), _hosting_ips(rng, n_ips)
-    _share_identifiers(accounts, "device_id", m["device_slot"], device_pool)
-    _share_identifiers(accounts, "ip", m["ip_slot"], ip_pool)
-    member_idx = world.add_accounts(accounts)
+    # Taken-over accounts are real customers' (they stay clean in the truth: victims); the
+    # crew's own accounts are new rows.
+    existing = world.accounts()
+    victims = np.flatnonzero((existing["kind"].to_numpy() == CLEAN) & (existing["created"].to_numpy() < 0))
+    taken = m["takeover"] & (len(victims) > 0)
+    own = ~taken
+    accounts = _new_accounts(rng, m["created"][own], m["country"][own], kind=CARD_TESTING, group=m["group"][own],
+                             disposable_share=m["disposable"][own])
+    ips = ip_pool.arrays()
+    device_pool, ip_pool = _device_ids(rng, n_devices), _shared_ip_pool(rng, ips["country"], ips["hosting"])
+    _share_identifiers(accounts, "device_id", m["device_slot"][own], device_pool)
+    _share_identifiers(accounts, "ip", m["ip_slot"][own], ip_pool)
+    victim_idx = rng.choice(victims, int(taken.sum()), replace=int(taken.sum()) > len(victims)) if taken.any() \
+        else np.zeros(0, np.int64)
+    member_idx = np.empty(len(own), np.int64)
+    member_idx[own], member_idx[taken] = world.add_accounts(accounts), victim_idx
+    member_row = np.empty(len(own), np.int64)
+    member_row[own], member_row[taken] = np.arange(int(own.sum())), own.sum() + np.arange(int(taken.sum()))
+    accounts = pd.concat([accounts, _rows(existing, victim_idx)], ignore_index=True)
     n = len(o["member"])
     scattered = _addresses(rng, rng.choice(len(COUNTRIES), n, p=COUNTRY_SHARES))
     drop = _addresses(rng, drop_countries.arrays()["country"]).take(pa.array(np.maximum(o["drop_slot"], 0)))
     world.add_orders(_orders(
-        world, member_idx[o["member"]], _rows(accounts, o["member"]), product=o["product"], created=o["created"],
-        quantity=np.ones(n, np.int64), status=_as_of_window_end(o["status"], o["created"], window),
+        world, member_idx[o["member"]], _rows(accounts, member_row[o["member"]]), product=o["product"],
+        created=o["created"],
+        quantity=o["quantity"], status=_as_of_window_end(o["status"], o["created"], window),
         device_id=device_pool.take(pa.array(o["device_slot"])),
         ip=ip_pool.take(pa.array(o["ip_slot"])), payment_token=_payment_tokens(rng, n_cards).take(pa.array(o["card_slot"])),
         shipping_address=pc.if_else(pa.array(o["drop_slot"] < 0), scattered, drop), kind=CARD_TESTING, group=o["group"]))
@@ -1254,15 +1632,45 @@ def _split_budget(rng: np.random.Generator, budget: int, low: int, high: int) ->
     return sizes
 
 
+def _expensive_electronics(products: pd.DataFrame) -> np.ndarray:
+    price = products["price"].to_numpy()
+    electronics = np.flatnonzero(products["category"].to_numpy() == ELECTRONICS)
+    candidates = electronics if len(electronics) >= 3 else np.arange(len(products))
+    return candidates[price[candidates] >= np.quantile(price[candidates], 0.6)]
+
+
+def _make_big_ticket_orders(world: _World, n: int) -> pd.DataFrame:
+    """Genuine expensive electronics that look like a stolen card: bought on a new phone, on
+    holiday abroad, with a just-issued card, or shipped to someone else as a gift."""
+    rng, window, accounts = world.rng, world.window, world.accounts()
+    shoppers = np.flatnonzero(accounts["shopper"].to_numpy())
+    activity = accounts["activity"].to_numpy()[shoppers]
+    account = rng.choice(shoppers, n, p=activity / activity.sum())
+    buyers = _rows(accounts, account)
+    created = _event_times(rng, window, buyers["created"].to_numpy())
+    usual = _usual_identifiers(rng, buyers)
+    country = buyers["country"].to_numpy()
+    abroad = rng.random(n) < 0.3
+    ip = pc.if_else(pa.array(abroad), _country_ips(rng, rng.choice(len(COUNTRIES), n, p=COUNTRY_SHARES)),
+                    _country_ips(rng, country))
+    return _orders(world, account, buyers, product=rng.choice(_expensive_electronics(world.products), n),
+                   created=created, quantity=rng.choice([1, 1, 1, 2], n),
+                   status=_clean_statuses(rng, created, window, buyers["refunds"].to_numpy()), kind=CLEAN,
+                   device_id=pc.if_else(pa.array(rng.random(n) < 0.6), _device_ids(rng, n), usual["device_id"]),
+                   ip=ip,
+                   payment_token=pc.if_else(pa.array(rng.random(n) < 0.5), _payment_tokens(rng, n),
+                                            usual["payment_token"]),
+                   shipping_address=pc.if_else(pa.array(rng.random(n) < 0.5),
+                                               _addresses(rng, rng.choice(len(COUNTRIES), n, p=COUNTRY_SHARES)),
+                                               usual["shipping_address"]))
+
+
 def _inject_stolen_cards(world: _World, budget: int) -> None:
     """Expensive electronics bought with a stolen card from a fresh device, foreign IP and a new
     shipping address: half by brand-new accounts, half by taken-over legitimate accounts (which
     stay clean in the truth: they are victims). One to three orders per incident, within hours."""
-    rng, window, products = world.rng, world.window, world.products
-    price = products["price"].to_numpy()
-    electronics = np.flatnonzero(products["category"].to_numpy() == ELECTRONICS)
-    candidates = electronics if len(electronics) >= 3 else np.arange(len(products))
-    expensive = candidates[price[candidates] >= np.quantile(price[candidates], 0.6)]
+    rng, window = world.rng, world.window
+    expensive = _expensive_electronics(world.products)
     existing = world.accounts()
     victims = np.flatnonzero((existing["kind"].to_numpy() == CLEAN) & (existing["created"].to_numpy() < 0))
 
@@ -1300,25 +1708,28 @@ def _inject_stolen_cards(world: _World, budget: int) -> None:
 
 def _inject_refund_abuse(world: _World, budget: int) -> None:
     """Groups of established accounts shipping to a couple of shared addresses whose orders are
-    mostly refunded. Only the refunded orders are fraud; the rest are ordinary purchases."""
+    mostly refunded, and solo abusers. Only the refunded orders are fraud; the rest are ordinary
+    purchases."""
     rng, window, products = world.rng, world.window, world.products
     members, orders, address_pool = _Batch(), _Batch(), _Batch()
     n_members_so_far = n_addresses = 0
     while budget > 0:
         group = world.new_group()
-        n_members = int(rng.integers(2, 6))
+        # Solo abusers ("wardrobing") share nothing: only their refund rate sets them apart.
+        solo = rng.random() < REFUND_SOLO_SHARE
+        n_members = 1 if solo else int(rng.integers(2, 6))
         country = rng.choice(len(COUNTRIES), p=COUNTRY_SHARES)
-        group_addresses = 1 if n_members < 4 else int(rng.integers(1, 3))
+        group_addresses = 0 if solo else 1 if n_members < 4 else int(rng.integers(1, 3))
         created = np.minimum(_ordinary_creation_times(rng, n_members, window), window.seconds - 30 * DAY)
         # Round-robin, so that every address of the group is shared by at least two members.
         members.add(created=created, country=np.full(n_members, country), group=np.full(n_members, group),
-                    address_slot=n_addresses + np.arange(n_members) % group_addresses)
+                    address_slot=np.full(1, -1) if solo else n_addresses + np.arange(n_members) % group_addresses)
         address_pool.add(country=np.full(group_addresses, country))
 
         buyer = np.repeat(np.arange(n_members), rng.integers(4, 13, n_members))
         created_at = _event_times(rng, window, created[buyer])
         settled = window.seconds - created_at >= 6 * DAY
-        refunded = (rng.random(len(buyer)) < rng.uniform(0.6, 0.9)) & settled
+        refunded = (rng.random(len(buyer)) < rng.uniform(0.3, 0.75)) & settled
         refunded[np.flatnonzero(refunded)[budget:]] = False  # trim the last group to the budget
         budget -= int(refunded.sum())
         orders.add(member=n_members_so_far + buyer, created=created_at, refunded=refunded,
@@ -1333,18 +1744,25 @@ def _inject_refund_abuse(world: _World, budget: int) -> None:
     m, o = members.arrays(), orders.arrays()
     accounts = _new_accounts(rng, m["created"], m["country"], kind=REFUND_ABUSE, group=m["group"])
     shared = _addresses(rng, address_pool.arrays()["country"])
-    _share_identifiers(accounts, "address_1", m["address_slot"], shared)
     _share_identifiers(accounts, "address_2", m["address_slot"], shared)
+    # A quarter of them send most parcels home and only some to the shared drop.
+    _share_identifiers(accounts, "address_1", np.where(rng.random(len(accounts)) < 0.25, -1, m["address_slot"]),
+                       shared)
     member_idx = world.add_accounts(accounts)
     buyers = _rows(accounts, o["member"])
     refunded, n = o["refunded"], len(o["member"])
     ordinary = _clean_statuses(rng, o["created"], window)
     status = np.where(refunded, REFUNDED, np.where(ordinary == REFUNDED, DELIVERED, ordinary))
-    world.add_orders(_orders(
+    frame = _orders(
         world, member_idx[o["member"]], buyers,
         product=rng.choice(len(products), n, p=products["popularity"].to_numpy()), created=o["created"],
         quantity=_quantities(rng, n), status=status, kind=np.where(refunded, REFUND_ABUSE, CLEAN), group=o["group"],
-        **_usual_identifiers(rng, buyers)))
+        **_usual_identifiers(rng, buyers))
+    first = world.n_orders
+    world.add_orders(frame)
+    # They review like customers, complaining about what they sent back (the reviews are genuine
+    # in the sense of the truth table: the fraud is the refund).
+    world.add_reviews(_make_verified_reviews(world, frame, first))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1378,16 +1796,18 @@ _AI_OPENERS = _Pools.single(AI_OPENERS)
 _AI_BODIES = _Pools.single(AI_BODIES)
 _AI_ASPECTS = _Pools.single(AI_ASPECTS)
 _AI_CLOSERS = _Pools.single(AI_CLOSERS)
+_AI_CRITICISMS = _Pools.single(AI_CRITICISMS)
 _PRODUCT_NOUNS = _by_category(PRODUCT_NOUNS)
 _CATEGORY_PHRASES = _by_category(CATEGORY_PHRASES)
 
 SHORT, MEDIUM, LONG = range(3)
 # Probability that each sentence slot appears, by review length (rows) and slot (columns):
-# opener, first aspect, detail, second aspect, experience, closer.
+# opener, first aspect, detail, second aspect, experience, another detail, a third aspect, closer.
+# About half the long reviews are detailed ones, as long as an LLM's.
 SLOT_SHARES = np.array([
-    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-    [0.75, 0.8, 0.35, 0.15, 0.25, 0.45],
-    [0.95, 1.0, 0.85, 0.75, 0.8, 0.85],
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [0.75, 0.8, 0.35, 0.15, 0.25, 0.0, 0.0, 0.45],
+    [0.95, 1.0, 0.85, 0.75, 0.8, 0.5, 0.4, 0.85],
 ])
 LENGTH_SHARES = np.array([[0.12, 0.58, 0.30], [0.12, 0.6, 0.28], [0.2, 0.55, 0.25]])  # by sentiment
 
@@ -1434,6 +1854,8 @@ def _english_texts(rng: np.random.Generator, rating: np.ndarray, category: np.nd
         pc.if_else(pa.array(sentiment == MIXED), _aspect_sentences(rng, category, second_tone, _CONTRAST_LEADS),
                    _aspect_sentences(rng, category, second_tone, _FOLLOW_UP_LEADS)),
         _EXPERIENCES.sample(rng, sentiment, **_detail_fillers(rng, n)),
+        _DETAILS.sample(rng, 0, n, **_detail_fillers(rng, n)),
+        _aspect_sentences(rng, category, sentiment, _FOLLOW_UP_LEADS),
         _CLOSERS.sample(rng, sentiment),
     ]
     body = _join([_keep_where(rng, s, shares[:, i]) for i, s in enumerate(sentences)])
@@ -1502,18 +1924,33 @@ def _ring_texts(rng: np.random.Generator, group: np.ndarray, language: np.ndarra
     return pc.if_else(pa.array(rng.random(len(group)) < 0.4), copied, _ring_variants(rng, language))
 
 
-def _ai_texts(rng: np.random.Generator, category: np.ndarray) -> pa.Array:
-    """Fluent, generic, repetitive: an opener, 2-4 stock sentences, maybe an aspect, a closer."""
+def _ai_texts(rng: np.random.Generator, category: np.ndarray, rating: np.ndarray, short: np.ndarray,
+              detail_share: float) -> pa.Array:
+    """Fluent, generic, repetitive: an opener, 2-4 stock sentences, maybe an aspect, a closer.
+
+    Short ones keep a single stock sentence; below five stars a mild, equally generic criticism
+    appears (always at 3 stars); ``detail_share`` of them mix in a specific personal detail the
+    way a real customer writes, which is also how honest writers using an assistant read."""
     n = len(category)
     opener = _AI_OPENERS.sample(rng, 0, n, noun=_PRODUCT_NOUNS.sample(rng, category))
     most = AI_BODY_SENTENCES[1] - 1
     body_order = np.argsort(rng.random((n, len(AI_BODIES))), axis=1)[:, :most]
-    n_bodies = rng.integers(AI_BODY_SENTENCES[0], AI_BODY_SENTENCES[1], n)
+    n_bodies = np.where(short, 1, rng.integers(AI_BODY_SENTENCES[0], AI_BODY_SENTENCES[1], n))
     bodies = [_keep_where(rng, _AI_BODIES.render(body_order[:, j]), (j < n_bodies).astype(float))
               for j in range(most)]
-    aspect = _keep_where(rng, _AI_ASPECTS.sample(rng, 0, n, aspect=_ASPECT_NOUNS.sample(rng, category)), 0.5)
-    closer = _AI_CLOSERS.sample(rng, 0, n, phrase=_CATEGORY_PHRASES.sample(rng, category))
-    return _join([opener, bodies[0], aspect, *bodies[1:], closer])
+    aspect = _keep_where(rng, _AI_ASPECTS.sample(rng, 0, n, aspect=_ASPECT_NOUNS.sample(rng, category)),
+                         np.where(short, 0.1, 0.5))
+    criticism_share = np.select([rating <= 3, rating == 4], [1.0, np.where(short, 0.9, 0.35)], np.where(short, 0.3, 0.0))
+    criticism = _keep_where(rng, _AI_CRITICISMS.sample(rng, 0, n, aspect=_ASPECT_NOUNS.sample(rng, category)),
+                            criticism_share)
+    # A short review has room for a detail or a criticism, rarely both.
+    has_detail = rng.random(n) < np.where(short, detail_share * 0.4, detail_share)
+    detail = _keep_where(rng, _DETAILS.sample(rng, 0, n, **_detail_fillers(rng, n)), has_detail.astype(float))
+    experience = _keep_where(rng, _EXPERIENCES.sample(rng, _sentiment(rating), **_detail_fillers(rng, n)),
+                             has_detail * np.where(short, 0.0, 0.5))
+    closer = _keep_where(rng, _AI_CLOSERS.sample(rng, 0, n, phrase=_CATEGORY_PHRASES.sample(rng, category)),
+                         np.where(rating <= 3, 0.3, np.where(short, 0.4, 1.0)))
+    return _join([opener, detail, bodies[0], aspect, *bodies[1:], experience, criticism, closer])
 
 
 def _review_texts(rng: np.random.Generator, reviews: pd.DataFrame, products: pd.DataFrame) -> pa.Array:
@@ -1521,9 +1958,14 @@ def _review_texts(rng: np.random.Generator, reviews: pd.DataFrame, products: pd.
     category = products["category"].to_numpy()[reviews["product"].to_numpy()]
     rating, language, group = (reviews[c].to_numpy() for c in ("rating", "language", "group"))
     parts, rows = [], []
-    for kind, make in ((TEXT_CLEAN, lambda m: _clean_texts(rng, rating[m], category[m], language[m])),
-                       (TEXT_RING, lambda m: _ring_texts(rng, group[m], language[m])),
-                       (TEXT_AI, lambda m: _ai_texts(rng, category[m]))):
+    for kind, make in (
+            (TEXT_CLEAN, lambda m: _clean_texts(rng, rating[m], category[m], language[m])),
+            (TEXT_RING, lambda m: _ring_texts(rng, group[m], language[m])),
+            (TEXT_AI, lambda m: _ai_texts(rng, category[m], rating[m], np.zeros(m.sum(), bool), AI_DETAIL_SHARE)),
+            (TEXT_AI_SHORT, lambda m: _ai_texts(rng, category[m], rating[m], np.ones(m.sum(), bool), AI_DETAIL_SHARE)),
+            (TEXT_HYPE, lambda m: _ring_variants(rng, language[m])),
+            (TEXT_POLISHED, lambda m: _ai_texts(rng, category[m], rating[m], rng.random(m.sum()) < 0.5,
+                                                AI_DETAIL_SHARE_POLISHED))):
         mask = text_kind == kind
         if mask.any():
             parts.append(make(mask))
@@ -1674,7 +2116,11 @@ def _last_activity(accounts: pd.DataFrame, orders: pd.DataFrame, reviews: pd.Dat
 def _labels(rng: np.random.Generator, window: _Window, public_reviews: pd.DataFrame, public_orders: pd.DataFrame,
             public_accounts: pd.DataFrame, reviews: pd.DataFrame, orders: pd.DataFrame, accounts: pd.DataFrame,
             last_activity: np.ndarray) -> pd.DataFrame:
-    """What the platform knows: a random part of the truth, each label from a plausible source."""
+    """What the platform knows: a random part of the truth, each label from a plausible source.
+
+    LABEL_NOISE_SHARE of the labels are wrong: a moderator approves a fake review or removes a
+    real one, a genuine customer's dispute is booked as fraud, a fraud case is closed as clean.
+    A chargeback is the source only of a label that (rightly or wrongly) says fraud."""
     sources = ("moderation", "chargeback", "manual_review")
     parts = []
 
@@ -1691,17 +2137,22 @@ def _labels(rng: np.random.Generator, window: _Window, public_reviews: pd.DataFr
     def sampled(is_fraud: np.ndarray) -> np.ndarray:
         return rng.random(len(is_fraud)) < np.where(is_fraud, LABEL_SHARE_FRAUD, LABEL_SHARE_CLEAN)
 
+    def noisy(is_fraud: np.ndarray) -> np.ndarray:
+        return is_fraud ^ (rng.random(len(is_fraud)) < LABEL_NOISE_SHARE)
+
     review_fraud = reviews["kind"].to_numpy() != CLEAN
     review_source = np.where(rng.random(len(reviews)) < 0.8, 0, 2)
     review_labeled = reviews["created"].to_numpy() + rng.integers(HOUR, 10 * DAY, len(reviews))
-    add("review", public_reviews["review_id"], sampled(review_fraud), review_fraud, review_source, review_labeled)
+    add("review", public_reviews["review_id"], sampled(review_fraud), noisy(review_fraud), review_source,
+        review_labeled)
 
     order_fraud = orders["kind"].to_numpy() != CLEAN
-    disputed = order_fraud & (orders["status"].to_numpy() == CHARGEBACK)
+    order_label = noisy(order_fraud)
+    disputed = order_label & (orders["status"].to_numpy() == CHARGEBACK)
     order_source = np.where(disputed, 1, 2)
     order_labeled = orders["created"].to_numpy() + np.where(disputed, rng.integers(20 * DAY, 60 * DAY, len(orders)),
                                                             rng.integers(DAY, 30 * DAY, len(orders)))
-    add("order", public_orders["order_id"], sampled(order_fraud), order_fraud, order_source, order_labeled)
+    add("order", public_orders["order_id"], sampled(order_fraud), order_label, order_source, order_labeled)
 
     # Accounts: whole fraud groups get caught (or not) together; clean accounts are sampled.
     account_fraud = accounts["kind"].to_numpy() != CLEAN
@@ -1710,5 +2161,6 @@ def _labels(rng: np.random.Generator, window: _Window, public_reviews: pd.DataFr
     chosen = np.where(account_fraud, caught_group[np.maximum(group, 0)],
                       rng.random(len(accounts)) < LABEL_SHARE_CLEAN)
     account_labeled = last_activity + rng.integers(DAY, 20 * DAY, len(accounts))
-    add("account", public_accounts["account_id"], chosen, account_fraud, np.full(len(accounts), 2), account_labeled)
+    add("account", public_accounts["account_id"], chosen, noisy(account_fraud), np.full(len(accounts), 2),
+        account_labeled)
     return pd.concat(parts, ignore_index=True)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import zipfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
+
+log = logging.getLogger(__name__)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -65,6 +69,9 @@ def text_keys(texts: Sequence[str]) -> np.ndarray:
     return np.array([hashlib.blake2b(t.encode("utf-8", "replace"), digest_size=16).hexdigest() for t in texts])
 
 
+SHARD_GLOB = "shard-[0-9]*.npz"
+
+
 class EmbeddingCache:
     """Append-only store of embeddings in .npz shards under cache_dir/<fingerprint>/."""
 
@@ -74,9 +81,13 @@ class EmbeddingCache:
         self._shards: list[np.ndarray] = []
         self._stacked: np.ndarray | None = None
         if self.dir.is_dir():
-            for shard in sorted(self.dir.glob("shard-*.npz")):
-                with np.load(shard) as data:
-                    self._add(data["keys"], data["embeddings"])
+            for shard in sorted(self.dir.glob(SHARD_GLOB)):
+                try:
+                    with np.load(shard) as data:
+                        self._add(data["keys"], data["embeddings"])
+                except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+                    # A damaged shard only costs recomputation: its texts are encoded again.
+                    log.warning("ignoring unreadable cache shard %s (%s)", shard.name, exc)
 
     def _add(self, keys: np.ndarray, embeddings: np.ndarray) -> None:
         offset = sum(len(s) for s in self._shards)
@@ -99,10 +110,15 @@ class EmbeddingCache:
         if len(keys) == 0:
             return
         self.dir.mkdir(parents=True, exist_ok=True)
-        shard = self.dir / f"shard-{len(list(self.dir.glob('shard-*.npz'))):06d}.npz"
-        tmp = shard.with_suffix(".tmp.npz")
-        np.savez(tmp, keys=keys, embeddings=embeddings.astype(np.float32))
-        os.replace(tmp, shard)  # a crash never leaves a half-written shard behind
+        existing = [int(p.stem.split("-")[1]) for p in self.dir.glob(SHARD_GLOB) if p.stem.split("-")[1].isdigit()]
+        shard = self.dir / f"shard-{max(existing, default=-1) + 1:06d}.npz"
+        # The temporary name must not match SHARD_GLOB: a SIGKILL mid-write leaves it behind.
+        tmp = self.dir / f".partial-{shard.name}"
+        with open(tmp, "wb") as handle:
+            np.savez(handle, keys=keys, embeddings=embeddings.astype(np.float32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, shard)
         self._add(keys, embeddings.astype(np.float32))
 
 

@@ -48,3 +48,18 @@ def test_cache_is_keyed_by_model_settings(tmp_path):
     a.encode(["some text"])
     b.encode(["some text"])
     assert b.stats["cache_hits"] == 0
+
+
+def test_half_written_and_damaged_shards_are_ignored_not_fatal(tmp_path):
+    """A SIGKILL during a shard write leaves a partial file; the next run must still start."""
+    first = TextEncoder(cache_dir=tmp_path, checkpoint_every=2)
+    texts = ["one review", "another review", "a third one"]
+    expected = first.encode(texts)
+    shard_dir = next(tmp_path.iterdir())
+    (shard_dir / ".partial-shard-000009.npz").write_bytes(b"PK\x03\x04 truncated")
+    last_shard = sorted(shard_dir.glob("shard-*.npz"))[-1]
+    last_shard.write_bytes(last_shard.read_bytes()[:40])
+
+    second = TextEncoder(cache_dir=tmp_path, checkpoint_every=2)
+    np.testing.assert_allclose(second.encode(texts), expected, atol=1e-5)
+    assert second.stats["cache_hits"] < len(texts), "texts of the damaged shard are encoded again"
