@@ -18,13 +18,14 @@ from fraudlens.errors import FraudLensError
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="fraudlens: find fake reviews and fraudulent orders on a marketplace.")
 console = Console(stderr=True)
-_state = {"debug": False}
+_state = {"debug": False, "quiet": False}
 
 
 @app.callback()
 def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
          quiet: bool = typer.Option(False, "--quiet", help="Only warnings and errors.")) -> None:
     _state["debug"] = debug
+    _state["quiet"] = quiet
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     for noisy in ("transformers", "mlflow", "alembic", "urllib3", "httpx"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -35,6 +36,19 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for 
         hf_logging.set_verbosity_error()
     except ImportError:
         pass
+
+
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="Only warnings and errors (same as fraudlens --quiet).")
+
+
+def _reporter(quiet: bool):
+    """One Reporter per command: live progress on a terminal, plain log lines otherwise."""
+    from fraudlens.progress import Reporter
+
+    if quiet:
+        _state["quiet"] = True
+        logging.getLogger().setLevel(logging.WARNING)
+    return Reporter(quiet=_state["quiet"], console=console)
 
 
 def _fail(exc: BaseException) -> None:
@@ -100,8 +114,11 @@ def validate(input: Path = typer.Option(..., "--input", help="Directory of input
 @app.command()
 def train(config: Path = typer.Option(..., help="YAML config, e.g. configs/demo.yaml."),
           input: Optional[Path] = typer.Option(None, "--input", help="Overrides train.input_dir."),
-          result_json: Optional[Path] = typer.Option(None, help="Also write run id, version and metrics here.")) -> None:
+          result_json: Optional[Path] = typer.Option(None, help="Also write run id, version and metrics here."),
+          quiet: bool = QUIET_OPTION) -> None:
     """Train the graph model, log it to MLflow and register it (alias from the config)."""
+    reporter = _reporter(quiet)
+
     def run():
         from fraudlens.config import load_config
         from inference.outputs import atomic_write_json
@@ -111,22 +128,24 @@ def train(config: Path = typer.Option(..., help="YAML config, e.g. configs/demo.
 
         cfg = load_config(config, {"train.input_dir": str(input)} if input else None)
         started = time.perf_counter()
-        ingested = ingest(Path(cfg.train.input_dir), resolve_pii_key(cfg.pii.mode, cfg.pii.key_env))
+        with reporter.stage("ingest"):
+            ingested = ingest(Path(cfg.train.input_dir), resolve_pii_key(cfg.pii.mode, cfg.pii.key_env))
 
         def progress(epoch: int, metrics: dict) -> None:
-            if epoch % 10 == 0:
-                shown = "  ".join(f"{k}={v:.3f}" for k, v in metrics.items() if "auprc" in k or k == "train_loss")
-                logging.getLogger("fraudlens").info(f"epoch {epoch:>3}  {shown}")
+            shown = "  ".join(f"{k}={v:.3f}" for k, v in metrics.items() if "auprc" in k or k == "train_loss")
+            reporter.advance(1, note=shown)
 
-        result = train_model(cfg, ingested, progress=progress)
+        # Embedding, then epochs: the bar counts epochs (early stopping may end it before the total).
+        with reporter.stage("train", total=cfg.train.epochs):
+            result = train_model(cfg, ingested, progress=progress)
         summary = {"run_id": result.run_id, "model_name": result.model_name, "model_version": result.model_version,
                    "alias": cfg.mlflow.alias, "epochs_run": result.epochs_run, "metrics": result.metrics,
                    "wall_s": round(time.perf_counter() - started, 1)}
         if result_json:
             atomic_write_json(summary, result_json)
-        console.print(f"trained in {summary['wall_s']} s ({result.epochs_run} epochs): MLflow run {result.run_id}, "
+        reporter.info(f"trained in {summary['wall_s']} s ({result.epochs_run} epochs): MLflow run {result.run_id}, "
                       f"registered {result.model_name} v{result.model_version} as @{cfg.mlflow.alias}")
-        console.print("  " + "  ".join(f"{k}={v:.3f}" for k, v in result.metrics.items()))
+        reporter.info("  " + "  ".join(f"{k}={v:.3f}" for k, v in result.metrics.items()))
     _run(run)
 
 
@@ -144,31 +163,122 @@ def score(model: str = typer.Option("models:/fraudlens@champion", help="MLflow m
           input: Path = typer.Option(..., "--input", help="Directory of input tables to score."),
           out: Path = typer.Option(..., help="Output directory for scores, quarantine and manifest."),
           config: Optional[Path] = typer.Option(None, help="YAML config for PII mode and encoder cache."),
+          state: Optional[Path] = typer.Option(None, "--state", file_okay=False,
+                                               help="State directory of incremental runs: tonight attaches to the "
+                                                    "history kept there, which is updated when the run completes."),
+          full: bool = typer.Option(False, "--full", help="With --state: re-score every review and order of the "
+                                                          "history, not only tonight's and their neighbours."),
+          previous: Optional[Path] = typer.Option(None, "--previous", exists=True, file_okay=False,
+                                                  help="An earlier run's output directory: the report adds drift."),
+          labels: Optional[Path] = typer.Option(None, "--labels", exists=True, dir_okay=False,
+                                                help="Labels (entity_type, entity_id, is_fraud; parquet or csv): "
+                                                     "the report adds PR/ROC curves."),
+          no_report: bool = typer.Option(False, "--no-report", help="Do not write report.html (exit 1 if writing "
+                                                                     "it fails; the scores stand)."),
+          quiet: bool = QUIET_OPTION,
           ) -> None:
-    """Score reviews and orders in batch; writes Parquet atomically plus a run manifest."""
-    def run():
-        from fraudlens.config import EncoderConfig, PIIConfig, load_config
-        from inference.batch import score_input
-        from marketplace.pii import resolve_pii_key
+    """Score reviews and orders in batch; writes Parquet atomically, a run manifest and report.html."""
+    reporter = _reporter(quiet)
 
-        cfg = load_config(config) if config else None
-        pii = cfg.pii if cfg else PIIConfig()
-        encoder = cfg.encoder if cfg else EncoderConfig()
+    def run():
+        if full and state is None:
+            raise FraudLensError("--full re-scores the history of a state directory - fix: add --state DIR, or drop "
+                                 "--full (without a state every input row is scored anyway)")
         started = time.perf_counter()
+        with reporter.stage("start (imports, config)"):
+            from fraudlens.config import EncoderConfig, PIIConfig, load_config
+            from inference.batch import score_input
+            from marketplace.pii import resolve_pii_key
+
+            cfg = load_config(config) if config else None
+            pii = cfg.pii if cfg else PIIConfig()
+            encoder = cfg.encoder if cfg else EncoderConfig()
+            key = resolve_pii_key(pii.mode, pii.key_env)
         settings = {"config_file": str(config) if config else None, "pii_mode": pii.mode,
                     "pii_key_env": pii.key_env, "embedding_cache": encoder.cache_dir}
-        result = score_input(model, input, out, resolve_pii_key(pii.mode, pii.key_env), encoder.cache_dir,
-                             tracking_uri=cfg.mlflow.tracking_uri if cfg else None, settings=settings,
-                             encoder_runtime=encoder.runtime())
-        console.print(f"scored in {time.perf_counter() - started:.1f} s, run {result.run_id}, "
-                      f"model {result.manifest['model']['resolved']}")
-        for name, entry in result.manifest["inputs"].items():
-            kept = entry.get("rows_scored", entry.get("rows_accepted"))
-            console.print(f"  {name:<9} read {entry['rows_read']:>9,}  "
-                          f"{'scored' if 'rows_scored' in entry else 'used'} {kept:>9,}  quarantined {entry['rows_quarantined']:>7,}")
-        for name, path in result.outputs.items():
-            console.print(f"  {name:<10} {path}")
+        # score_input is one call (load model, ingest, embed, GNN, write); it has no progress hook yet.
+        with reporter.stage("score (model, ingest, embed, GNN, write)"):
+            result = score_input(model, input, out, key, encoder.cache_dir,
+                                 tracking_uri=cfg.mlflow.tracking_uri if cfg else None, settings=settings,
+                                 encoder_runtime=encoder.runtime(), scoring=cfg.scoring if cfg else None,
+                                 state_dir=state, full=full)
+        report_path, report_error = None, None
+        if not no_report:
+            # The scores are already safely written: a failed report is a warning, not a failed run.
+            try:
+                with reporter.stage("report"):
+                    report_path = _write_run_report(out, input, previous, labels)
+            except Exception as exc:  # noqa: BLE001 - reported in one line below
+                if _state["debug"]:
+                    traceback.print_exception(exc)
+                report_error = f"{type(exc).__name__}: {exc}"
+        _print_score_summary(reporter, result, report_path, report_error, time.perf_counter() - started)
+        if report_error:
+            raise typer.Exit(1)
     _run(run)
+
+
+def _read_table(path: Path):
+    import pandas as pd
+
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"entity_id": str})
+
+
+def _write_run_report(out: Path, input: Path, previous: Optional[Path], labels: Optional[Path]) -> Path:
+    from inference.report import read_review_texts, write_report
+
+    return write_report(out, previous_dir=previous, labels=_read_table(labels) if labels else None,
+                        reviews=read_review_texts(input))
+
+
+def _print_score_summary(reporter, result, report_path, report_error, wall_s: float) -> None:
+    """The one screen a trust analyst reads after a nightly run."""
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    from inference.report import summarise_run
+
+    if report_error:
+        console.print(f"[bold yellow]warning:[/] report.html not written: {escape(report_error)}", highlight=False,
+                      soft_wrap=True)
+    if reporter.quiet:
+        return
+    run = summarise_run(result.out_dir)
+    manifest = result.manifest
+    reporter.print(f"\n[bold]scored run {escape(str(manifest['run_id']))}[/] with "
+                   f"{escape(str(manifest['model']['resolved']))} in {wall_s:.1f} s")
+    counts = Table("table", box=None, pad_edge=False)
+    for header in ("rows in", "scored / used", "quarantined", "flagged"):
+        counts.add_column(header, justify="right")
+    entity_of = {"reviews": "review", "orders": "order"}
+    for name, entry in manifest["inputs"].items():
+        kept = entry.get("rows_scored", entry.get("rows_accepted"))
+        flagged = run.flagged.get(entity_of.get(name, ""), None)
+        counts.add_row(name, f"{entry['rows_read']:,}", f"{kept:,}", f"{entry['rows_quarantined']:,}",
+                       "" if flagged is None else f"{flagged:,}")
+    reporter.print(counts)
+    reporter.print(Text("flagged = " + "; ".join(f"{e}: {rule}" for e, rule in run.flag_rules.items())))
+    if run.decisions:
+        reporter.print(Text("decisions: " + "; ".join(
+            f"{e}: " + ", ".join(f"{k} {v:,}" for k, v in d.items()) for e, d in run.decisions.items())))
+    if run.rings is not None and len(run.rings):
+        columns = [c for c in ("ring_id", "ring_score", "n_accounts", "n_reviews", "n_orders") if c in run.rings.columns]
+        rings = Table(*columns, title=f"top rings ({len(run.rings):,} in all)", title_justify="left", box=None,
+                      pad_edge=False)
+        for ring in run.rings.head(5).to_dict("records"):
+            rings.add_row(*[Text(f"{ring[c]:.3f}" if isinstance(ring[c], float) else str(ring[c])) for c in columns])
+        reporter.print(rings)
+    paths = Table("output", "path", box=None, pad_edge=False)
+    for name, path in result.outputs.items():
+        if not name.endswith("_csv"):
+            paths.add_row(name, Text(str(path)))
+    paths.add_row("manifest", Text(str(result.out_dir / "manifest.json")))
+    if report_path:
+        paths.add_row("report", Text(str(report_path)))
+    reporter.print(paths)
+    reporter.print("stage times: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in
+                                               reporter.timings.items()))
 
 
 @app.command()
@@ -192,12 +302,15 @@ def evaluate(scores: Path = typer.Option(..., help="Directory written by `fraudl
 @app.command()
 def demo(workdir: Path = typer.Option(Path("demo"), help="Where the demo writes data and scores."),
          scale: int = typer.Option(4000, min=200, help="Size of the training marketplace."),
-         config: Path = typer.Option(Path("configs/demo.yaml"), help="Training config.")) -> None:
-    """Generate a marketplace, train, register, then score a new night's marketplace."""
+         config: Path = typer.Option(Path("configs/demo.yaml"), help="Training config."),
+         quiet: bool = QUIET_OPTION) -> None:
+    """Generate a marketplace, train, register, then score a new night's marketplace and write its report."""
+    reporter = _reporter(quiet)
+
     def run():
         from fraudlens.demo import run_demo
 
-        run_demo(workdir, scale, config, console)
+        run_demo(workdir, scale, config, console, reporter=reporter)
     _run(run)
 
 

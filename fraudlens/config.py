@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fraudlens.errors import ConfigError
 
@@ -45,6 +45,15 @@ class TrainConfig(_Strict):
     seed: int = 0
 
 
+class TextModelRefConfig(_Strict):
+    uri: str | None = Field(None, description="Review text model (fraudlens train-text) whose outputs become review-node "
+                            "features: an MLflow URI such as models:/fraudlens-text@champion, or a directory it "
+                            "saved; null = the frozen encoder only.")
+    max_train_overlap: float = Field(0.05, ge=0, le=1, description="Refuse to train when a larger share of the labelled "
+                                     "reviews (of 6+ words) was in the text model's training set: its outputs would "
+                                     "leak their labels. Copy-pasted reviews recur across periods, hence not 0.")
+
+
 class MLflowConfig(_Strict):
     tracking_uri: str | None = Field(None, description="Default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.")
     experiment: str = "fraudlens"
@@ -57,12 +66,38 @@ class PIIConfig(_Strict):
     key_env: str = "FRAUDLENS_PII_KEY"
 
 
+class ScoringConfig(_Strict):
+    """Decision, reason codes and rings of a scoring run (docs/outputs.md)."""
+
+    threshold: float | None = Field(0.5, ge=0, le=1, description="Flag when score >= threshold; null: no threshold.")
+    top_n: int | None = Field(None, ge=1, description="Flag at most this many per table (highest scores); null: no budget. "
+                                                      "With both set, a row is flagged when it passes the threshold AND is in the top N.")
+    reasons: int = Field(3, ge=1, le=5, description="Reason codes per flagged row (columns reason_1..reason_N).")
+    ring_min_size: int = Field(3, ge=2, description="Fewest accounts that make a ring.")
+    ring_max_size: int = Field(50, ge=3, description="Larger linked groups are split into communities (seeded Louvain).")
+    ring_identifier_cap: int = Field(20, ge=2, description="Identifiers shared by more accounts (office IPs) link nobody.")
+    ring_burst_cap: int = Field(50, ge=2, description="Reviews inside a burst of more than this many on one product (a viral product) link nobody.")
+    co_review_window_hours: float = Field(48.0, gt=0, description="Two accounts reviewing one product within this window co-review.")
+    new_account_days: int = Field(7, ge=0, description="Reason NEW_ACCOUNT when the account is at most this many days old.")
+    card_burst_orders: int = Field(3, ge=2, description="Reason CARD_BURST when this many orders hit one card within an hour.")
+
+    @model_validator(mode="after")
+    def _some_decision_rule(self) -> "ScoringConfig":
+        if self.threshold is None and self.top_n is None:
+            raise ValueError("set threshold, top_n or both: otherwise nothing decides what is flagged")
+        if self.ring_max_size < self.ring_min_size:
+            raise ValueError("ring_max_size must be at least ring_min_size")
+        return self
+
+
 class FraudLensConfig(_Strict):
     train: TrainConfig
     encoder: EncoderConfig = EncoderConfig()
     gnn: GNNConfig = GNNConfig()
+    text_model: TextModelRefConfig = TextModelRefConfig()
     mlflow: MLflowConfig = MLflowConfig()
     pii: PIIConfig = PIIConfig()
+    scoring: ScoringConfig = ScoringConfig()
 
 
 def read_yaml(path: Path | str | None, example: str, overrides: dict | None = None) -> dict:

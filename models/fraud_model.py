@@ -2,6 +2,10 @@
 
 Training and scoring both go through ``build_model_inputs`` so that preprocessing can never
 drift between the two.
+
+With a review text model (``models.text_classifier.CombinedTextModel``), its fine-tuned encoder
+replaces the frozen one (the texts are encoded once, for both), and its compact embedding
+(encoder projection, base-model and stacked logits) joins the review-node features.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from torch_geometric.data import HeteroData
 from marketplace.features import node_features
 from marketplace.graph import SCORED_NODE_TYPES, MarketplaceGraph, build_graph
 from models.gnn import HeteroFraudGNN
+from models.text_classifier import CombinedTextModel
 from models.text_encoder import TextEncoder
 
 FEATURE_CLIP = 5.0
+TEXT_MODEL_DIR = "text_model"
+TEXT_PROBABILITY = "text_fake_probability"
 
 
 @dataclass
@@ -60,16 +67,31 @@ class ModelInputs:
         return self.graph.data
 
 
-def build_model_inputs(tables: dict[str, pd.DataFrame], encoder: TextEncoder) -> ModelInputs:
+def build_model_inputs(tables: dict[str, pd.DataFrame], encoder: TextEncoder,
+                       text_model: CombinedTextModel | None = None) -> ModelInputs:
+    """``encoder`` must be ``text_model``'s fine-tuned encoder when a text model is given."""
     graph = build_graph(tables)
     features = node_features(tables, graph.ids)
     reviews = tables.get("reviews")
     if reviews is not None and len(reviews):
-        texts = reviews.set_index("review_id")["text"].reindex(graph.ids["review"]).fillna("").tolist()
+        ordered = reviews.set_index("review_id").reindex(graph.ids["review"])
+        texts = ordered["text"].fillna("").tolist()
         embeddings = encoder.encode(texts)
+        if text_model is not None:
+            ratings = ordered["rating"].astype("float64").fillna(3).to_numpy()
+            text_features = text_model.transform(texts, ratings, embeddings=embeddings)
+            features["review"] = features["review"].join(
+                pd.DataFrame(text_features, columns=text_model.feature_names, index=features["review"].index))
     else:
         embeddings = np.zeros((0, encoder.dim), dtype=np.float32)
     return ModelInputs(graph=graph, features=features, review_text=torch.from_numpy(embeddings))
+
+
+def text_fake_probability(features: pd.DataFrame) -> np.ndarray | None:
+    """The text model's P(fake) per review, when its stacked logit is among the features."""
+    if "text_logit_combined" not in features:
+        return None
+    return 1.0 / (1.0 + np.exp(-features["text_logit_combined"].to_numpy(dtype=np.float64)))
 
 
 def platt_probability(logits: np.ndarray, slope: float = 1.0, intercept: float = 0.0) -> np.ndarray:
@@ -92,8 +114,10 @@ def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
 class FraudLensModel:
     def __init__(self, gnn: HeteroFraudGNN, scaler: FeatureScaler, architecture: dict, encoder_dir: Path,
-                 encoder_settings: dict, calibration: dict[str, tuple[float, float]] | None = None):
+                 encoder_settings: dict, calibration: dict[str, tuple[float, float]] | None = None,
+                 text_model: CombinedTextModel | None = None):
         self.gnn = gnn.eval()
+        self.text_model = text_model
         self.scaler = scaler
         self.calibration = {nt: tuple(ab) for nt, ab in (calibration or {}).items()}
         self.architecture = architecture
@@ -123,9 +147,13 @@ class FraudLensModel:
         x = self.scaler.transform(inputs.features)
         return self.gnn(x, inputs.data.edge_index_dict, inputs.review_text)
 
-    def score(self, tables: dict[str, pd.DataFrame], encoder: TextEncoder | None = None) -> dict[str, pd.DataFrame]:
-        """{"review": DataFrame(review_id, score), "order": DataFrame(order_id, score)} for the scored tables."""
-        inputs = build_model_inputs(tables, encoder or self.encoder())
+    def inputs(self, tables: dict[str, pd.DataFrame], encoder: TextEncoder | None = None) -> ModelInputs:
+        """Graph, features and embeddings of ``tables``, prepared exactly as in training."""
+        return build_model_inputs(tables, encoder or self.encoder(), self.text_model)
+
+    def score_inputs(self, inputs: ModelInputs, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        """{"review": DataFrame(review_id, score[, text_fake_probability]), "order": DataFrame(order_id, score)}
+        for the scored tables present."""
         logits = self.logits(inputs)
         out = {}
         for node_type in SCORED_NODE_TYPES:
@@ -134,7 +162,13 @@ class FraudLensModel:
                     f"{node_type}_id": inputs.graph.ids[node_type].astype("string"),
                     "score": self.probability(node_type, logits[node_type].numpy()),
                 })
+        text_probability = text_fake_probability(inputs.features["review"])
+        if "review" in out and text_probability is not None:
+            out["review"][TEXT_PROBABILITY] = text_probability
         return out
+
+    def score(self, tables: dict[str, pd.DataFrame], encoder: TextEncoder | None = None) -> dict[str, pd.DataFrame]:
+        return self.score_inputs(self.inputs(tables, encoder), tables)
 
     def probability(self, node_type: str, logits: np.ndarray) -> np.ndarray:
         return platt_probability(logits, *self.calibration.get(node_type, (1.0, 0.0)))
@@ -149,9 +183,13 @@ class FraudLensModel:
             "encoder_settings": self.encoder_settings,
             "calibration": self.calibration,
         }, indent=1, sort_keys=True))
-        # The encoder travels with the model so a registered version is self-contained.
-        shutil.copytree(self.encoder_dir, directory / "encoder", dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("*.md", ".gitattributes", "onnx", "openvino"))
+        if self.text_model is not None:
+            self.text_model.save(directory / TEXT_MODEL_DIR)
+        if self.text_model is None or self.text_model.encoder is None:
+            # The encoder travels with the model so a registered version is self-contained (a
+            # text model's fine-tuned encoder, in text_model/encoder, is stored once, there).
+            shutil.copytree(self.encoder_dir, directory / "encoder", dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("*.md", ".gitattributes", "onnx", "openvino"))
         return directory
 
     @classmethod
@@ -160,8 +198,13 @@ class FraudLensModel:
         meta = json.loads((directory / "model.json").read_text())
         gnn = cls.new_gnn(meta["architecture"])
         gnn.load_state_dict(torch.load(directory / "gnn.pt", weights_only=True))
-        return cls(gnn, FeatureScaler(**meta["scaler"]), meta["architecture"], directory / "encoder",
-                   meta["encoder_settings"], meta.get("calibration"))
+        text_model, encoder_dir = None, directory / "encoder"
+        if (directory / TEXT_MODEL_DIR).is_dir():
+            text_model = CombinedTextModel.load(directory / TEXT_MODEL_DIR)
+            if text_model.encoder is not None:
+                encoder_dir = text_model.encoder.directory
+        return cls(gnn, FeatureScaler(**meta["scaler"]), meta["architecture"], encoder_dir,
+                   meta["encoder_settings"], meta.get("calibration"), text_model)
 
 
 def architecture_for(inputs: ModelInputs, hidden: int, layers: int, dropout: float, text_dim: int) -> dict:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import unicodedata
 import zipfile
 from pathlib import Path
 from typing import Sequence
@@ -63,6 +64,12 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+
+
+def normalise_text(text) -> str:
+    """NFC, so that composed and decomposed accents are one text (one embedding, one cache key)."""
+    text = "" if text is None else str(text)
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def text_keys(texts: Sequence[str]) -> np.ndarray:
@@ -197,7 +204,7 @@ class TextEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised mean-pooled embeddings, float32 [len(texts), dim]."""
-        texts = ["" if t is None else str(t) for t in texts]
+        texts = [normalise_text(t) for t in texts]
         keys = text_keys(texts)
         unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         unique_emb = np.empty((len(unique_keys), self.dim), dtype=np.float32)

@@ -33,6 +33,7 @@ def setup(tmp_path_factory):
     _run(["generate", "--out", "tonight", "--seed", "22", "--scale", "2500"], env, work)
     config = yaml.safe_load((REPO_ROOT / "configs" / "demo.yaml").read_text())
     config["train"]["epochs"] = 5
+    config["text_model"]["uri"] = None  # frozen encoder: the resume path is the same, the test much faster
     # No shared cache: checkpoints then live in the output directory and must be cleaned up.
     config["encoder"].update(cache_dir=None, checkpoint_every=96)
     (work / "config.yaml").write_text(yaml.safe_dump(config))

@@ -27,11 +27,15 @@ def test_dvc_repro_runs_every_stage_in_a_fresh_clone(tmp_path):
         (clone / name).write_bytes((REPO_ROOT / name).read_bytes())
     # Small and quick, but the same stages and commands as the real pipeline.
     params = yaml.safe_load((clone / "params.yaml").read_text())
-    params["generate"].update(scale=400, tonight_scale=200)
+    params["generate"].update(scale=400, tonight_scale=200, text_scale=600)
     (clone / "params.yaml").write_text(yaml.safe_dump(params))
     config = yaml.safe_load((clone / "configs" / "demo.yaml").read_text())
     config["train"]["epochs"] = 5
     (clone / "configs" / "demo.yaml").write_text(yaml.safe_dump(config))
+    text_config = yaml.safe_load((clone / "configs" / "demo-text.yaml").read_text())
+    text_config["finetune"].update(epochs=1)
+    text_config["encoder"]["max_length"] = 48
+    (clone / "configs" / "demo-text.yaml").write_text(yaml.safe_dump(text_config))
 
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
@@ -43,7 +47,7 @@ def test_dvc_repro_runs_every_stage_in_a_fresh_clone(tmp_path):
     result = subprocess.run([str(Path(bin_dir) / "dvc"), "repro"], cwd=clone, env=env, capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for stage in ("generate", "train", "score", "evaluate"):
+    for stage in ("generate", "train_text", "train", "score", "evaluate"):
         assert f"Running stage '{stage}'" in result.stdout
     metrics = json.loads((clone / "metrics" / "demo.json").read_text())
     assert metrics["review_count"] > 0 and metrics["order_count"] > 0

@@ -52,6 +52,7 @@ def planted_run(tmp_path_factory):
     config = yaml.safe_load((REPO_ROOT / "configs" / "demo.yaml").read_text())
     config["train"]["epochs"] = 3
     config["encoder"]["cache_dir"] = str(work / "cache")
+    config["text_model"]["uri"] = None  # the text model sees only review text; its path is tested elsewhere
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
     logs = []

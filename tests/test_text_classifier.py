@@ -153,7 +153,7 @@ def test_combined_model_beats_chance_clearly(fitted):
     p = model.predict_proba(test["text"].tolist(), test["rating"].tolist())
     assert p.shape == (len(test),) and ((p >= 0) & (p <= 1)).all()
     assert ((p >= 0.5) == y).mean() >= 0.85
-    assert model.report["n_stack"] > 0 and set(model.report["stack_weights"]) == {"lexical", "style", "encoder"}
+    assert model.report["n_stack"] > 0 and set(model.report["stack_weights"]) == {"boosted", "encoder"}
     z = model.transform(test["text"].tolist(), test["rating"].tolist())
     assert z.shape == (len(test), len(model.feature_names)) == (len(test), TINY_FINETUNE.proj_dim + 4)
     assert z.dtype == np.float32 and np.isfinite(z).all()
@@ -263,3 +263,20 @@ def test_truncation_artefact_on_salminen():
     # The data README: ~64 % of the computer-generated texts stop mid-sentence, ~9 % of the originals.
     assert 0.5 < rate["CG"] < 0.8 and rate["OR"] < 0.2
     assert math.isclose(f["rating_missing"].sum(), 0)
+
+
+@pytest.mark.parametrize("stacker", ["linear", "boosted"])
+def test_both_stackers_learn_and_survive_save_load_without_an_encoder(stacker, tmp_path):
+    data = synthetic_reviews(240, seed=3)
+    y = (data["label"] == "CG").astype(int).to_numpy()
+    train = np.arange(len(data)) < 180
+    settings = CombinedSettings(use_encoder=False, inner_folds=3, stacker=stacker, seed=0)
+    model = CombinedTextModel(settings).fit(data["text"][train].tolist(), data["rating"][train].to_numpy(), y[train])
+    assert set(model.report["stack_weights"]) == ({"boosted"} if stacker == "boosted" else {"lexical", "style"})
+    test_texts, test_ratings = data["text"][~train].tolist(), data["rating"][~train].to_numpy()
+    p = model.predict_proba(test_texts, test_ratings)
+    assert ((p >= 0.5) == y[~train]).mean() >= 0.8
+    reloaded = CombinedTextModel.load(model.save(tmp_path / stacker))
+    np.testing.assert_array_equal(reloaded.predict_proba(test_texts, test_ratings), p)
+    assert reloaded.seen_in_training(data["text"][train].tolist()[:5]).all()
+    assert not reloaded.seen_in_training(["a text nobody ever trained on, surely"]).any()

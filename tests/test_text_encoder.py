@@ -63,3 +63,10 @@ def test_half_written_and_damaged_shards_are_ignored_not_fatal(tmp_path):
     second = TextEncoder(cache_dir=tmp_path, checkpoint_every=2)
     np.testing.assert_allclose(second.encode(texts), expected, atol=1e-5)
     assert second.stats["cache_hits"] < len(texts), "texts of the damaged shard are encoded again"
+
+
+def test_composed_and_decomposed_accents_are_one_text(encoder):
+    composed, decomposed = "Très bien, café parfait", "Tre\u0300s bien, cafe\u0301 parfait"
+    assert composed != decomposed
+    first, second = encoder.encode([composed, decomposed])
+    np.testing.assert_array_equal(first, second)

@@ -22,7 +22,7 @@ def trained(small_input, tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     config = load_config(REPO_ROOT / "configs" / "demo.yaml", {
         "train.input_dir": str(small_input), "train.epochs": 3, "mlflow.tracking_uri": uri,
-        "encoder.cache_dir": str(tmp_path / "cache"),
+        "encoder.cache_dir": str(tmp_path / "cache"), "text_model.uri": None,
     })
     return config, train(config, ingest(small_input, KEY))
 

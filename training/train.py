@@ -17,11 +17,13 @@ from sklearn.model_selection import train_test_split
 
 import fraudlens
 from fraudlens.config import FraudLensConfig
+from fraudlens.errors import ConfigError
 from marketplace.graph import SCORED_NODE_TYPES
 from marketplace.ingest import IngestResult
 from models.fraud_model import (FeatureScaler, FraudLensModel, ModelInputs, architecture_for, build_model_inputs,
                                  fit_platt, platt_probability)
 from models.pyfunc import SELLER_REVIEWS_EXAMPLE, SELLER_REVIEWS_SIGNATURE
+from models.text_classifier import CombinedTextModel
 from models.text_encoder import TextEncoder
 from training.mlflow_utils import configure_tracking, flatten_params
 
@@ -93,7 +95,8 @@ def _validation_metrics(logits: dict[str, torch.Tensor], split: LabelSplit) -> d
 
 
 def fit_gnn(config: FraudLensConfig, inputs: ModelInputs, scaler: FeatureScaler, split: LabelSplit,
-            encoder_dir: Path, on_epoch=None) -> tuple[FraudLensModel, int, dict[str, float]]:
+            encoder: TextEncoder, on_epoch=None, text_model: CombinedTextModel | None = None,
+            ) -> tuple[FraudLensModel, int, dict[str, float]]:
     """Full-graph training with class-weighted loss; keeps the epoch with the best validation AUPRC."""
     torch.manual_seed(config.train.seed)
     arch = architecture_for(inputs, config.gnn.hidden, config.gnn.layers, config.gnn.dropout, config.gnn.text_dim)
@@ -133,8 +136,8 @@ def fit_gnn(config: FraudLensConfig, inputs: ModelInputs, scaler: FeatureScaler,
     with torch.inference_mode():
         logits = gnn(x, edges, inputs.review_text)
     calibration, calibration_metrics = calibrate(logits, split)
-    encoder_settings = {"max_length": config.encoder.max_length, **config.encoder.runtime()}
-    model = FraudLensModel(gnn, scaler, arch, encoder_dir, encoder_settings, calibration)
+    encoder_settings = {"max_length": encoder.max_length, **config.encoder.runtime()}
+    model = FraudLensModel(gnn, scaler, arch, encoder.model_dir, encoder_settings, calibration, text_model)
     return model, epoch, {**best_metrics, **calibration_metrics}
 
 
@@ -150,12 +153,56 @@ def calibrate(logits: dict[str, torch.Tensor], split: LabelSplit) -> tuple[dict,
     return calibration, metrics
 
 
+OVERLAP_MIN_WORDS = 6
+
+
+def labelled_review_overlap(ingested: IngestResult, text_model: CombinedTextModel) -> tuple[int, int]:
+    """(labelled reviews whose text the text model was trained on, labelled reviews), counting
+    reviews of at least OVERLAP_MIN_WORDS words: "great" or "Love it!" recur in any two periods."""
+    labels, reviews = ingested.tables.get("labels"), ingested.tables.get("reviews")
+    if labels is None or reviews is None:
+        return 0, 0
+    labelled = reviews[reviews["review_id"].isin(labels.loc[labels["entity_type"] == "review", "entity_id"])]
+    texts = labelled["text"].fillna("").astype(str)
+    texts = texts[texts.str.split().str.len() >= OVERLAP_MIN_WORDS]
+    return int(text_model.seen_in_training(texts.tolist()).sum()), len(texts)
+
+
+def text_model_and_encoder(config: FraudLensConfig, ingested: IngestResult
+                           ) -> tuple[CombinedTextModel | None, TextEncoder]:
+    """The review text model (if configured) and the encoder whose embeddings the GNN reads.
+
+    A text model trained on the very reviews whose labels train the GNN would hand it those
+    labels through its outputs, so training stops when the overlap exceeds the configured share.
+    """
+    frozen = TextEncoder(config.encoder.model_dir, config.encoder.max_length, cache_dir=config.encoder.cache_dir,
+                         **config.encoder.runtime())
+    if config.text_model.uri is None:
+        return None, frozen
+    from training.train_text import load_text_model
+
+    text_model = load_text_model(config.text_model.uri)
+    seen, labelled = labelled_review_overlap(ingested, text_model)
+    if labelled and seen / labelled > config.text_model.max_train_overlap:
+        raise ConfigError(
+            f"text model {config.text_model.uri} was trained on {seen} of the {labelled} labelled reviews here "
+            f"({seen / labelled:.1%} > text_model.max_train_overlap {config.text_model.max_train_overlap:.1%}): its "
+            "outputs would leak their labels into the graph model - fix: train the text model on a separate "
+            "labelled set (e.g. an earlier period) or set text_model.uri: null")
+    if text_model.encoder is None:  # a lexical + stylometric text model: the frozen encoder stays
+        return text_model, frozen
+    if config.encoder.model_dir is not None:
+        raise ConfigError("encoder.model_dir and text_model.uri are both set - fix: set one; a text model's "
+                          "fine-tuned encoder is the graph model's encoder")
+    return text_model, TextEncoder(text_model.encoder.directory, text_model.encoder.encoder.max_length,
+                                   cache_dir=config.encoder.cache_dir, **config.encoder.runtime())
+
+
 def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> TrainResult:
     tracking_uri = configure_tracking(config.mlflow.tracking_uri)
     mlflow.set_experiment(config.mlflow.experiment)
-    encoder = TextEncoder(config.encoder.model_dir, config.encoder.max_length, cache_dir=config.encoder.cache_dir,
-                          **config.encoder.runtime())
-    inputs = build_model_inputs(ingested.tables, encoder)
+    text_model, encoder = text_model_and_encoder(config, ingested)
+    inputs = build_model_inputs(ingested.tables, encoder, text_model)
     scaler = FeatureScaler.fit(inputs.features)
     split = split_labels(ingested, inputs, config.train.val_fraction, config.train.seed)
     with mlflow.start_run() as run:
@@ -166,6 +213,7 @@ def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> Tra
             **{f"labels.train.{nt}": len(v) for nt, v in split.train_idx.items()},
             **{f"labels.val.{nt}": len(v) for nt, v in split.val_idx.items()},
             "encoder.fingerprint": encoder.fingerprint,
+            "text_model.features": len(text_model.feature_names) if text_model else 0,
             "code_version": fraudlens.__version__,
         })
 
@@ -174,7 +222,7 @@ def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> Tra
             if progress:
                 progress(epoch, metrics)
 
-        model, epochs_run, best = fit_gnn(config, inputs, scaler, split, encoder.model_dir, on_epoch)
+        model, epochs_run, best = fit_gnn(config, inputs, scaler, split, encoder, on_epoch, text_model)
         final = {k.replace("val_", "final_val_"): v for k, v in best.items() if k.startswith("val_") and "loss" not in k}
         mlflow.log_metrics({**final, "epochs_run": epochs_run})
         with tempfile.TemporaryDirectory() as tmp:

@@ -84,6 +84,9 @@ class StackingConfig(_Strict):
     style_C_grid: list[float] = [0.01, 0.1, 1.0, 10.0, 100.0]
     exclude_style_features: list[str] = Field([], description="Stylometric features left out, e.g. the artefact detectors.")
     stack_C: float = Field(1.0, gt=0)
+    stacker: Literal["boosted", "linear"] = Field("boosted", description="boosted: gradient-boosted trees over the "
+                                                  "stylometric features and the lexical/style logits; linear: one "
+                                                  "logistic regression over the logits.")
 
 
 class TextMLflowConfig(_Strict):
@@ -121,7 +124,7 @@ class TextModelConfig(_Strict):
             char_ngrams=tuple(self.stacking.char_ngrams) if self.stacking.char_ngrams else None,
             lexical_C_grid=tuple(self.stacking.lexical_C_grid), style_C_grid=tuple(self.stacking.style_C_grid),
             style_features=tuple(f for f in STYLE_FEATURES if f not in self.stacking.exclude_style_features),
-            stack_C=self.stacking.stack_C, seed=self.seed)
+            stack_C=self.stacking.stack_C, stacker=self.stacking.stacker, seed=self.seed)
 
     def new_model(self) -> CombinedTextModel:
         return CombinedTextModel(self.combined_settings(), quantize=self.encoder.quantize,
@@ -144,9 +147,31 @@ def load_text_config(path: Path | str | None = None, overrides: dict | None = No
 # Data
 # --------------------------------------------------------------------------------------------
 
+def labelled_marketplace_reviews(input_dir: Path) -> pd.DataFrame:
+    """text, rating, label of the labelled reviews of a marketplace directory (reviews + labels
+    tables under the input contract), read through the same ingest as scoring."""
+    import secrets
+
+    from marketplace.ingest import ingest
+
+    # Only text, ratings and labels are kept: identifiers are hashed with a throwaway key.
+    tables = ingest(input_dir, secrets.token_bytes(32)).tables
+    if "reviews" not in tables or "labels" not in tables:
+        raise TableError(input_dir, "needs a reviews and a labels table to train a text model",
+                         "add labels.csv/.parquet (entity_type review, entity_id, is_fraud), or pass a single file")
+    labels = tables["labels"]
+    labels = labels[labels["entity_type"] == "review"].set_index("entity_id")["is_fraud"]
+    reviews = tables["reviews"][tables["reviews"]["review_id"].isin(labels.index)]
+    return pd.DataFrame({"text": reviews["text"].fillna("").astype(str).to_numpy(),
+                         "rating": reviews["rating"].astype("float64").to_numpy(),
+                         "label": reviews["review_id"].map(labels).astype(int).to_numpy()})
+
+
 def read_table(path: Path | str) -> pd.DataFrame:
-    """A CSV or Parquet file of labelled reviews."""
+    """A CSV or Parquet file of labelled reviews, or a marketplace directory with a labels table."""
     path = Path(path)
+    if path.is_dir():
+        return labelled_marketplace_reviews(path)
     if not path.is_file():
         raise TableError(path, "no such file", "pass --input a CSV or Parquet file of reviews with text and label columns")
     try:
@@ -369,7 +394,10 @@ def train_text(config: TextModelConfig, table: pd.DataFrame, progress=None) -> T
 
 def train_text_command(
     config: Annotated[Path, typer.Option("--config", help="Text-model YAML config, e.g. configs/text.yaml.")],
-    input: Annotated[Path, typer.Option("--input", help="CSV or Parquet file of reviews with text, label (and rating).")],
+    input: Annotated[Path, typer.Option("--input", help="CSV or Parquet file of reviews with text, label (and rating), "
+                                                           "or a marketplace directory with reviews and labels.")],
+    result_json: Annotated[Path | None, typer.Option("--result-json", help="Also write run id, model URI and "
+                                                                           "held-out metrics here.")] = None,
 ) -> None:
     """Train the review text model on a labelled CSV/Parquet file and register it in MLflow."""
     try:
@@ -383,5 +411,32 @@ def train_text_command(
         raise typer.Exit(2)
     shown = {k: round(result.metrics[f"test_{k}"], 4) for k in ("accuracy", "macro_f1", "auroc")
              if f"test_{k}" in result.metrics}
+    if result_json:
+        from inference.outputs import atomic_write_json
+
+        atomic_write_json({"run_id": result.run_id, "model_name": result.model_name,
+                           "model_version": result.model_version, "model_uri": result.model_uri,
+                           "metrics": result.metrics}, result_json)
     typer.echo(f"registered {result.model_name} v{result.model_version} as {result.model_uri} (run {result.run_id}); "
                f"held-out: {shown}")
+
+
+def load_text_model(uri: str) -> CombinedTextModel:
+    """A trained text model from a directory it was saved to, or from an MLflow model URI."""
+    path = Path(uri)
+    if path.is_dir():
+        if not (path / "model.json").is_file():
+            raise ConfigError(f"text_model.uri {uri}: a directory without model.json - fix: point it at a directory "
+                              "written by CombinedTextModel.save or at an MLflow URI like models:/fraudlens-text@champion")
+        return CombinedTextModel.load(path)
+    import mlflow
+
+    from training.mlflow_utils import resolve_model
+
+    try:
+        resolved = resolve_model(uri)
+        wrapper = mlflow.pyfunc.load_model(resolved.uri).unwrap_python_model()
+    except mlflow.exceptions.MlflowException as exc:
+        raise ConfigError(f"text_model.uri {uri}: cannot be loaded ({exc.message.splitlines()[0]}) - fix: train one "
+                          "with `fraudlens train-text` or set text_model.uri: null") from None
+    return wrapper.model

@@ -1,0 +1,47 @@
+"""The graph benchmark's bookkeeping: metrics, blend grid and its own section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("graph_quality", ROOT / "benchmarks" / "graph_quality.py")
+graph_quality = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(graph_quality)
+
+
+def test_recall_at_k_counts_positives_among_the_top_k():
+    y = np.array([1, 0, 1, 0, 0, 1])
+    p = np.array([0.9, 0.8, 0.1, 0.3, 0.2, 0.7])
+    metrics = graph_quality.evaluate(y, p, threshold=0.5)
+    assert metrics["recall_at_k"] == 2 / 3  # top 3 = 0.9 (1), 0.8 (0), 0.7 (1)
+    assert abs(metrics["auroc"] - 5 / 9) < 1e-12  # 5 of 9 positive-negative pairs ordered right
+
+
+def test_blend_weights_cover_the_simplex():
+    weights = graph_quality.blend_weights(0.5)
+    assert all(abs(sum(w) - 1) < 1e-9 and min(w) >= 0 for w in weights)
+    assert {(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (0.5, 0.5, 0.0)} <= set(weights)
+
+
+def test_split_is_stratified_disjoint_and_seeded():
+    import pandas as pd
+    labels = pd.Series(np.r_[np.ones(100), np.zeros(400)].astype(int), index=[f"o{i}" for i in range(500)])
+    fit, valid, test = graph_quality.split(labels, 0.2, seed=3)
+    assert len(set(fit) | set(valid) | set(test)) == 500 and len(test) == 100
+    assert labels.iloc[test].sum() == 20
+    np.testing.assert_array_equal(graph_quality.split(labels, 0.2, seed=3)[2], test)
+
+
+def test_doc_update_rewrites_only_its_own_block(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n## Text model\n\n<!-- text-quality:start -->\nTEXT\n<!-- text-quality:end -->\n")
+    graph_quality.update_doc(doc, "first")
+    graph_quality.update_doc(doc, "second")
+    text = doc.read_text()
+    assert "TEXT" in text and "first" not in text and text.count("second") == 1
+    assert text.count("## Graph model") == 1
+    assert text.index("## Text model") < text.index("## Graph model")

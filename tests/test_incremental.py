@@ -1,0 +1,107 @@
+"""Incremental nightly runs: tonight attaches to the history in a state directory."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fraudlens.config import load_config
+from inference.batch import SCOPE_HISTORY, SCOPE_NEIGHBOURHOOD, SCOPE_TONIGHT, score_input
+from inference.state import load_history
+from marketplace.ingest import ingest
+from marketplace.pii import DEMO_PII_KEY
+from marketplace.synthetic import generate_marketplace, write_marketplace
+from tests.conftest import REPO_ROOT
+from training.train import train
+
+KEY = DEMO_PII_KEY.encode()
+
+
+def _split_by_time(tables: dict[str, pd.DataFrame], cut: pd.Timestamp) -> tuple[dict, dict]:
+    """Night 1: everything before ``cut``; night 2: the reviews and orders after it (and the
+    accounts and products they bring)."""
+    first, second = {}, {}
+    for name in ("reviews", "orders"):
+        frame = tables[name]
+        first[name], second[name] = frame[frame["created_at"] < cut], frame[frame["created_at"] >= cut]
+    first["products"], first["accounts"] = tables["products"], tables["accounts"]
+    return first, second
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory):
+    work = tmp_path_factory.mktemp("incremental")
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    write_marketplace(generate_marketplace(41, 500), work / "train")
+    config = load_config(REPO_ROOT / "configs" / "demo.yaml", {
+        "train.input_dir": str(work / "train"), "train.epochs": 4, "mlflow.tracking_uri": uri,
+        "encoder.cache_dir": str(work / "cache"), "text_model.uri": None})
+    train(config, ingest(work / "train", KEY))
+    market = generate_marketplace(42, 600)
+    cut = market["reviews"]["created_at"].quantile(0.8)
+    first, second = _split_by_time(market, cut)
+    extras = {"labels": market["labels"], "truth": market["truth"]}
+    write_marketplace({**first, **extras}, work / "night1")
+    write_marketplace({**second, "products": first["products"], "accounts": first["accounts"], **extras},
+                      work / "night2")
+    write_marketplace({**{k: pd.concat([first[k], second[k]]) for k in ("reviews", "orders")},
+                       "products": first["products"], "accounts": first["accounts"], **extras}, work / "all")
+
+    def run(night, out, state="state", full=False):
+        return score_input("models:/fraudlens@champion", work / night, work / out, KEY, str(work / "cache"),
+                           tracking_uri=uri, state_dir=work / state if state else None, full=full)
+    return work, run, first, second
+
+
+def test_second_night_scores_its_own_rows_and_changed_neighbours_only(nights):
+    work, run, first, second = nights
+    run("night1", "out1")
+    assert load_history(work / "state").tables["reviews"].shape[0] == len(first["reviews"])
+    second_run = run("night2", "out2")
+    reviews = pd.read_parquet(second_run.outputs["review"])
+    tonight = reviews[reviews["scope"] == SCOPE_TONIGHT]
+    assert set(tonight["review_id"]) == set(second["reviews"]["review_id"])
+    rescored = reviews[reviews["scope"] == SCOPE_NEIGHBOURHOOD]
+    assert 0 < len(rescored) < len(first["reviews"]), "only old reviews near tonight's are re-scored"
+    assert set(rescored["review_id"]) <= set(first["reviews"]["review_id"])
+    state = load_history(work / "state")
+    assert len(state.tables["reviews"]) == len(first["reviews"]) + len(second["reviews"])
+    assert [r["run_id"] for r in state.ledger["runs"]] == [json.loads((work / d / "manifest.json").read_text())
+                                                           ["run_id"] for d in ("out1", "out2")]
+    manifest = json.loads((work / "out2" / "manifest.json").read_text())
+    assert manifest["inputs"]["reviews"]["rows_read"] == manifest["inputs"]["reviews"]["rows_scored"] == \
+        len(second["reviews"])
+
+    # Scores of the incremental run equal a from-scratch run over the same whole history.
+    whole = pd.read_parquet(run("all", "whole", state=None).outputs["review"]).set_index("review_id")["score"]
+    np.testing.assert_allclose(reviews.set_index("review_id")["score"], whole.loc[reviews["review_id"]], atol=1e-6)
+
+
+def test_rerunning_a_night_already_applied_gives_the_same_run_and_bytes(nights):
+    work, run, _, _ = nights
+    before = load_history(work / "state").ledger
+    again = run("night2", "out2_again")
+    assert again.run_id == json.loads((work / "out2" / "manifest.json").read_text())["run_id"]
+    for name in ("review_scores.parquet", "order_scores.parquet", "rings.parquet"):
+        assert (work / "out2_again" / name).read_bytes() == (work / "out2" / name).read_bytes(), name
+    after = load_history(work / "state").ledger
+    assert after["rows"] == before["rows"] and after["fingerprint"] == before["fingerprint"]
+
+
+def test_full_rescores_the_whole_history(nights):
+    work, run, first, second = nights
+    reviews = pd.read_parquet(run("night2", "full", full=True).outputs["review"])
+    assert len(reviews) == len(first["reviews"]) + len(second["reviews"])
+    assert set(reviews["scope"]) == {SCOPE_TONIGHT, SCOPE_NEIGHBOURHOOD, SCOPE_HISTORY}
+
+
+def test_a_failed_run_leaves_the_state_untouched(nights, tmp_path):
+    work, run, _, _ = nights
+    before = (work / "state" / "state.json").read_bytes()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "reviews.csv").write_text("review_id;text\nr1;hello\n")
+    with pytest.raises(Exception):
+        score_input("models:/fraudlens@champion", tmp_path / "bad", tmp_path / "out", KEY, None,
+                    tracking_uri=f"sqlite:///{work / 'mlflow.db'}", state_dir=work / "state")
+    assert (work / "state" / "state.json").read_bytes() == before
