@@ -182,14 +182,19 @@ def _shingle_hashes(tokens: tuple[str, ...], k: int = 3) -> np.ndarray:
 
 
 def duplicate_counts(texts: Sequence[str], threshold: float = 0.5, num_perm: int = 64, bands: int = 16,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                     seed: int = 0, max_bucket: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(exact, near) duplicate counts per text within ``texts`` (the text itself not counted).
 
     Exact: same lower-cased word sequence. Near: estimated Jaccard similarity of word 3-gram sets
     >= ``threshold`` (MinHash, ``num_perm`` permutations, LSH with ``bands`` bands), exact copies
     included. Identical texts are collapsed first, so a campaign of thousands of copies costs one
-    row. Empty texts count as duplicates of nothing. Linear in the number of texts except for
-    clusters of distinct near-duplicates (quadratic within a cluster).
+    row. Empty texts count as duplicates of nothing.
+
+    Pairs are checked only within LSH buckets of at most ``max_bucket`` distinct texts, so the
+    cost stays linear: templated campaigns put thousands of distinct near-copies in one bucket,
+    and checking every pair of them needed 24 GB for 100k synthetic reviews. A text in a larger
+    bucket counts as near-duplicates the texts of that bucket that also agree with it on the
+    next band (two bands: 8 of the 64 hashes): an estimate, where the count is already large.
     """
     from scipy import sparse
 
@@ -219,15 +224,31 @@ def duplicate_counts(texts: Sequence[str], threshold: float = 0.5, num_perm: int
     live = np.flatnonzero(~empty)
     if len(live) > 1:
         rows_per_band = num_perm // bands
-        columns, offset = [], 0
+        buckets = []
         for band in range(bands):
             block = np.ascontiguousarray(signatures[live, band * rows_per_band:(band + 1) * rows_per_band])
             _, bucket = np.unique(block.view(np.dtype((np.void, block.dtype.itemsize * rows_per_band))).ravel(),
                                   return_inverse=True)
-            columns.append(bucket.ravel() + offset)
+            buckets.append(bucket.ravel().astype(np.int64))
+        columns, member_rows, offset = [], [], 0
+        crowd = np.zeros(len(live))
+        live_weight = weight[live]
+        for band, bucket in enumerate(buckets):
+            oversized = np.bincount(bucket)[bucket] > max_bucket
+            if oversized.any():
+                # Texts agreeing on two whole bands (8 of 64 hashes) are near-copies with high
+                # probability: count those instead of checking every pair of the crowd.
+                after = buckets[(band + 1) % bands]
+                stricter = bucket * (int(after.max()) + 1) + after
+                _, sub = np.unique(stricter[oversized], return_inverse=True)
+                copies = np.bincount(sub, weights=live_weight[oversized])[sub]
+                crowd[oversized] = np.maximum(crowd[oversized], copies - live_weight[oversized])
+            columns.append(bucket[~oversized] + offset)
+            member_rows.append(np.flatnonzero(~oversized))
             offset += int(bucket.max()) + 1
+        near[live] = np.maximum(near[live], crowd)
         cols = np.concatenate(columns)
-        rows = np.tile(np.arange(len(live)), bands)
+        rows = np.concatenate(member_rows)
         membership = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)),
                                        shape=(len(live), offset))
         candidates = sparse.triu(membership @ membership.T, k=1).tocoo()
