@@ -304,11 +304,22 @@ class FineTunedEncoder:
 
         self.directory = Path(directory)
         self.meta = json.loads((self.directory / HEAD_META).read_text())
-        self.encoder = TextEncoder(self.directory, max_length=int(self.meta["max_length"]), batch_size=batch_size,
-                                   cache_dir=cache_dir, threads=threads, quantize=quantize)
-        self.head = ProjectionHead(self.encoder.dim, int(self.meta["proj_dim"]), float(self.meta["dropout"]))
-        self.head.load_state_dict(load_file(str(self.directory / HEAD_FILE)))
+        self.max_length = int(self.meta["max_length"])
+        self._encoder_settings = {"batch_size": batch_size, "cache_dir": cache_dir, "threads": threads,
+                                  "quantize": quantize}
+        self._encoder: TextEncoder | None = None
+        state = load_file(str(self.directory / HEAD_FILE))
+        self.head = ProjectionHead(int(state["proj.weight"].shape[1]), self.proj_dim, float(self.meta["dropout"]))
+        self.head.load_state_dict(state)
         self.head.eval()
+
+    @property
+    def encoder(self) -> TextEncoder:
+        """Loaded on first use: the graph model passes its own embeddings of these weights, so a
+        text model inside it never needs a second copy of the transformer."""
+        if self._encoder is None:
+            self._encoder = TextEncoder(self.directory, max_length=self.max_length, **self._encoder_settings)
+        return self._encoder
 
     @property
     def proj_dim(self) -> int:

@@ -175,10 +175,12 @@ def text_model_and_encoder(config: FraudLensConfig, ingested: IngestResult
     A text model trained on the very reviews whose labels train the GNN would hand it those
     labels through its outputs, so training stops when the overlap exceeds the configured share.
     """
-    frozen = TextEncoder(config.encoder.model_dir, config.encoder.max_length, cache_dir=config.encoder.cache_dir,
-                         **config.encoder.runtime())
+    def frozen() -> TextEncoder:
+        return TextEncoder(config.encoder.model_dir, config.encoder.max_length, cache_dir=config.encoder.cache_dir,
+                           **config.encoder.runtime())
+
     if config.text_model.uri is None:
-        return None, frozen
+        return None, frozen()
     from training.train_text import load_text_model
 
     text_model = load_text_model(config.text_model.uri)
@@ -190,11 +192,11 @@ def text_model_and_encoder(config: FraudLensConfig, ingested: IngestResult
             "outputs would leak their labels into the graph model - fix: train the text model on a separate "
             "labelled set (e.g. an earlier period) or set text_model.uri: null")
     if text_model.encoder is None:  # a lexical + stylometric text model: the frozen encoder stays
-        return text_model, frozen
+        return text_model, frozen()
     if config.encoder.model_dir is not None:
         raise ConfigError("encoder.model_dir and text_model.uri are both set - fix: set one; a text model's "
                           "fine-tuned encoder is the graph model's encoder")
-    return text_model, TextEncoder(text_model.encoder.directory, text_model.encoder.encoder.max_length,
+    return text_model, TextEncoder(text_model.encoder.directory, text_model.encoder.max_length,
                                    cache_dir=config.encoder.cache_dir, **config.encoder.runtime())
 
 
