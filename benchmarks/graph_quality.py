@@ -48,6 +48,7 @@ import torch  # noqa: E402
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
+from benchmarks.doc_blocks import update_doc  # noqa: E402
 from marketplace import adapters  # noqa: E402
 from marketplace.graph_features import (NodeFrame, graph_features, labels_by_id, order_nodes,  # noqa: E402
                                         review_nodes, structural_features)
@@ -208,18 +209,6 @@ def log_to_mlflow(set_name: str, run: dict, args) -> None:
                                    step=step["epoch"])
 
 
-def update_doc(doc: Path, body: str) -> None:
-    """Replaces only the text between this script's markers; appends a Graph model section if absent."""
-    start, end = f"<!-- {MARKER}:start -->", f"<!-- {MARKER}:end -->"
-    block = f"{start}\n{body.strip()}\n{end}"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if start in text and end in text:
-        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = f"{text.rstrip()}\n\n## Graph model\n\n{block}\n"
-    doc.write_text(text)
-
-
 def markdown(result: dict) -> str:
     lines = ["Scored nodes (orders, reviews) are linked through shared entities (account, seller, address, "
              "device; user, product). Models (`benchmarks/graph_quality.py`):", "",
@@ -289,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dump-predictions", type=Path, default=None, help="save per-seed predictions (npz) here")
     args = parser.parse_args(argv)
     if args.render_only:
-        update_doc(args.doc, markdown(json.loads((args.out or RESULTS).read_text())))
+        update_doc(args.doc, MARKER, markdown(json.loads((args.out or RESULTS).read_text())), "Graph model")
         return 0
     seeds = [int(s) for s in args.seeds.split(",")][:1 if args.quick else None]
     sets = [s for s in args.sets.split(",") if s]
@@ -326,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))
     if not args.quick:
-        update_doc(args.doc, markdown(result))
+        update_doc(args.doc, MARKER, markdown(result), "Graph model")
     print(markdown(result))
     return 0
 

@@ -40,6 +40,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmarks.doc_blocks import update_doc  # noqa: E402
+
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "salminen" / "reviews_dev.csv"
 MAIN_MODELS = ("tfidf_lr", "frozen_encoder_lr", "finetuned_encoder", "combined")
 PROTOCOL = "5-fold stratified CV, seed 0"
@@ -137,26 +139,6 @@ def run_fold(fold: int, train: np.ndarray, test: np.ndarray, texts: list[str], r
     out["truncation_feature_only"] = sigmoid(truncation.decision_function(te_frame))
     assert set(STYLE_FEATURES) >= set(s.style_features)
     return out
-
-
-def update_doc(doc: Path, marker: str, body: str) -> None:
-    """Replaces the text between <!-- marker:start --> and <!-- marker:end --> in the ## Text model section."""
-    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-    block = f"{start}\n{body.strip()}\n{end}"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if start in text and end in text:
-        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-    elif "## Text model" in text:
-        head, _, tail = text.partition("## Text model")
-        section_end = tail.find("\n## ")
-        if section_end < 0:
-            text = f"{head}## Text model{tail.rstrip()}\n\n{block}\n"
-        else:
-            text = f"{head}## Text model{tail[:section_end].rstrip()}\n\n{block}\n{tail[section_end:]}"
-    else:
-        text = f"{text.rstrip()}\n\n## Text model\n\n{block}\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text)
 
 
 def markdown(result: dict, command: str) -> str:
@@ -329,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    update_doc(args.doc, "text-quality", markdown(result, command))
+    update_doc(args.doc, "text-quality", markdown(result, command), "Text model")
     log.info("wrote %s and %s in %.1f min", args.out, args.doc, wall / 60)
     if not args.no_mlflow:
         log_to_mlflow(result, fold_metrics, args)

@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmarks.text_quality import DEFAULT_DATA, update_doc  # noqa: E402
+from benchmarks.doc_blocks import update_doc  # noqa: E402
+from benchmarks.text_quality import DEFAULT_DATA  # noqa: E402
 
 log = logging.getLogger("text_speed")
 
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     result["command"] = command
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    update_doc(args.doc, "text-speed", markdown(result, command))
+    update_doc(args.doc, "text-speed", markdown(result, command), "Text model")
     print(json.dumps({k: result[k] for k in ("texts_per_s", "warm_over_cold", "speedup_vs_sentence_transformers")},
                      indent=1))
     return 0

@@ -196,12 +196,10 @@ def score(model: str = typer.Option("models:/fraudlens@champion", help="MLflow m
             key = resolve_pii_key(pii.mode, pii.key_env)
         settings = {"config_file": str(config) if config else None, "pii_mode": pii.mode,
                     "pii_key_env": pii.key_env, "embedding_cache": encoder.cache_dir}
-        # score_input is one call (load model, ingest, embed, GNN, write); it has no progress hook yet.
-        with reporter.stage("score (model, ingest, embed, GNN, write)"):
-            result = score_input(model, input, out, key, encoder.cache_dir,
-                                 tracking_uri=cfg.mlflow.tracking_uri if cfg else None, settings=settings,
-                                 encoder_runtime=encoder.runtime(), scoring=cfg.scoring if cfg else None,
-                                 state_dir=state, full=full)
+        result = score_input(model, input, out, key, encoder.cache_dir,
+                             tracking_uri=cfg.mlflow.tracking_uri if cfg else None, settings=settings,
+                             encoder_runtime=encoder.runtime(), scoring=cfg.scoring if cfg else None,
+                             state_dir=state, full=full, reporter=reporter)
         report_path, report_error = None, None
         if not no_report:
             # The scores are already safely written: a failed report is a warning, not a failed run.

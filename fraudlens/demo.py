@@ -72,7 +72,7 @@ def run_demo(workdir: Path, scale: int, config_path: Path, console: Console,
     with reporter.stage("score"):
         scored = score_input(model_uri, tonight_dir, scores_dir, key, config.encoder.cache_dir,
                              config.mlflow.tracking_uri, settings=settings, encoder_runtime=config.encoder.runtime(),
-                             scoring=config.scoring)
+                             scoring=config.scoring, reporter=reporter)
 
     say("[bold]5/6[/] checking the scores against the synthetic ground truth")
     truth = pd.read_parquet(tonight_dir / "truth" / "truth.parquet")

@@ -10,6 +10,7 @@ prints nothing but still records timings, so a summary can be built either way.
 from __future__ import annotations
 
 import datetime as dt
+import resource
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,11 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
 
 LOG_EVERY_FRACTION = 0.1
 LOG_EVERY_SECONDS = 30.0
+
+
+def peak_rss_gib() -> float:
+    """The process's peak resident set size so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
 
 
 @dataclass
@@ -43,6 +49,8 @@ class Reporter:
         self.quiet = quiet
         self.live = self.console.is_terminal if live is None else live
         self.timings: dict[str, float] = {}
+        # Peak resident memory of the process (GiB) when each stage ended: where memory goes.
+        self.peak_rss_gib: dict[str, float] = {}
         self._stack: list[_Stage] = []
         self._progress: Progress | None = None
 
@@ -91,6 +99,7 @@ class Reporter:
         finally:
             elapsed = time.perf_counter() - stage.started
             self.timings[name] = self.timings.get(name, 0.0) + elapsed
+            self.peak_rss_gib[name] = peak_rss_gib()
             self._stack.pop()
             if not self.quiet:
                 verdict = "failed" if failed else "done"
@@ -102,7 +111,8 @@ class Reporter:
                         self._progress = None
                 else:
                     count = f", {stage.done:,.0f} done" if stage.done else ""
-                    self._line(f"stage {name}: {verdict} in {elapsed:.1f} s{count}")
+                    self._line(f"stage {name}: {verdict} in {elapsed:.1f} s{count}, peak RSS "
+                               f"{self.peak_rss_gib[name]:.2f} GiB")
 
     def advance(self, n: float = 1, note: str | None = None) -> None:
         """Progress inside the innermost stage; ``note`` (e.g. current metrics) is shown with it."""

@@ -18,10 +18,11 @@ import fraudlens
 from marketplace.contract import SCORED_TABLES
 from marketplace.ingest import TableReport, ingest
 from fraudlens.config import ScoringConfig
+from fraudlens.progress import Reporter
 from models.fraud_model import TEXT_PROBABILITY, FraudLensModel, ModelInputs
 from inference.outputs import atomic_write_csv, atomic_write_json, atomic_write_parquet
-from inference.reasons import (MACHINE_TEXT_COLUMN, ReasonSettings, compute_reasons, feature_attributions,
-                               reason_columns)
+from inference.reasons import (MACHINE_TEXT_COLUMN, NEAR_DUPLICATES_COLUMN, ReasonSettings, compute_reasons,
+                               feature_attributions, reason_columns)
 from inference.rings import RingSettings, find_rings, rings_for_csv
 from inference.state import attach, base_fingerprint, commit_state, load_history, to_rescore
 from training.mlflow_utils import ResolvedModel, configure_tracking, resolve_model
@@ -94,37 +95,46 @@ def decide(scores: pd.DataFrame, key: str, scoring: ScoringConfig) -> pd.DataFra
 
 
 def scored_outputs(model: FraudLensModel, inputs: ModelInputs, tables: dict[str, pd.DataFrame],
-                   scoring: ScoringConfig, scope: dict[str, np.ndarray] | None = None
-                   ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+                   scoring: ScoringConfig, scope: dict[str, np.ndarray] | None = None,
+                   reporter: Reporter | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """({node_type: scores with rank, decision, reasons, ring_id, scope}, rings) - the output contract.
 
     ``scope``: per node type, the label of each node's reason to be in the output ("tonight",
     "neighbourhood_changed", "history") or "" to leave it out; default: every node, "tonight".
     Rings always see every score.
     """
-    scores = model.score_inputs(inputs, tables)
+    reporter = reporter or Reporter(quiet=True)
+    with reporter.stage("GNN scores"):
+        scores = model.score_inputs(inputs, tables)
     kept = {}
     for nt, frame in scores.items():
         labels = scope[nt] if scope is not None else np.full(len(frame), SCOPE_TONIGHT, dtype=object)
         kept[nt] = frame.assign(scope=pd.array(labels, dtype="string"))[labels != ""].reset_index(drop=True)
     decided = {nt: decide(frame, f"{nt}_id", scoring) for nt, frame in kept.items()}
-    rings, membership = find_rings(tables, scores, RingSettings(
-        min_size=scoring.ring_min_size, max_ring_size=scoring.ring_max_size,
-        identifier_cap=scoring.ring_identifier_cap, burst_cap=scoring.ring_burst_cap,
-        co_review_window=pd.Timedelta(hours=scoring.co_review_window_hours)))
+    with reporter.stage("rings"):
+        rings, membership = find_rings(tables, scores, RingSettings(
+            min_size=scoring.ring_min_size, max_ring_size=scoring.ring_max_size,
+            identifier_cap=scoring.ring_identifier_cap, burst_cap=scoring.ring_burst_cap,
+            co_review_window=pd.Timedelta(hours=scoring.co_review_window_hours)))
     explain = {nt: inputs.graph.node_index(nt, frame.loc[frame["decision"] == "flag", f"{nt}_id"])
                for nt, frame in decided.items()}
     explain = {nt: idx for nt, idx in explain.items() if len(idx)}
-    attributions = feature_attributions(model, inputs, explain) if explain else {}
+    with reporter.stage("attributions"):
+        attributions = feature_attributions(model, inputs, explain) if explain else {}
     reason_tables = tables
     if TEXT_PROBABILITY in scores.get("review", pd.DataFrame()):
-        p = scores["review"].set_index("review_id")[TEXT_PROBABILITY]
-        reviews = tables["reviews"]
-        reason_tables = {**tables, "reviews": reviews.assign(
-            **{MACHINE_TEXT_COLUMN: reviews["review_id"].astype("string").map(p).to_numpy()})}
-    reasons = compute_reasons(reason_tables, decided, rings, membership, attributions, ReasonSettings(
-        reasons=scoring.reasons, identifier_cap=scoring.ring_identifier_cap,
-        new_account_days=scoring.new_account_days, card_burst_orders=scoring.card_burst_orders))
+        by_review = scores["review"].set_index("review_id")
+        if inputs.near_duplicates is not None:
+            by_review = by_review.assign(**{NEAR_DUPLICATES_COLUMN: inputs.near_duplicates})
+        review_ids = tables["reviews"]["review_id"].astype("string")
+        reason_tables = {**tables, "reviews": tables["reviews"].assign(**{
+            column: review_ids.map(by_review[source]).to_numpy() for column, source in
+            ((MACHINE_TEXT_COLUMN, TEXT_PROBABILITY), (NEAR_DUPLICATES_COLUMN, NEAR_DUPLICATES_COLUMN))
+            if source in by_review})}
+    with reporter.stage("reasons"):
+        reasons = compute_reasons(reason_tables, decided, rings, membership, attributions, ReasonSettings(
+            reasons=scoring.reasons, identifier_cap=scoring.ring_identifier_cap,
+            new_account_days=scoring.new_account_days, card_burst_orders=scoring.card_burst_orders))
     ring_of = membership.set_index("account_id")["ring_id"]
     out = {}
     for nt, frame in decided.items():
@@ -142,7 +152,7 @@ def score_input(model_uri: str, input_dir: Path, out_dir: Path, pii_key: bytes, 
                 tracking_uri: str | None = None, now: pd.Timestamp | None = None,
                 settings: dict | None = None, encoder_runtime: dict | None = None,
                 scoring: ScoringConfig | dict | None = None, state_dir: Path | None = None,
-                full: bool = False) -> ScoreRun:
+                full: bool = False, reporter: Reporter | None = None) -> ScoreRun:
     """Scores every accepted review and order; safe to kill and re-run.
 
     Text embeddings (the slow stage) are checkpointed chunk by chunk into the embedding cache,
@@ -156,38 +166,48 @@ def score_input(model_uri: str, input_dir: Path, out_dir: Path, pii_key: bytes, 
     ``state_dir`` makes the run incremental (inference/state.py): tonight's tables attach to
     the history there; tonight's reviews and orders are scored, and the old ones whose graph
     neighbourhood changed (or all of them, ``full``); the state is replaced after the manifest.
+
+    ``reporter`` shows each stage (progress bars or log lines); its wall times per stage go into
+    the manifest's ``stages_s`` either way.
     """
     scoring = scoring if isinstance(scoring, ScoringConfig) else ScoringConfig.model_validate(scoring or {})
-    configure_tracking(tracking_uri)
-    model, resolved = load_registered_model(model_uri)
-    ingested = ingest(Path(input_dir), pii_key, now=now)
+    reporter = reporter or Reporter(quiet=True)
+    timed_before = dict(reporter.timings)
+    with reporter.stage("load model"):
+        configure_tracking(tracking_uri)
+        model, resolved = load_registered_model(model_uri)
+    with reporter.stage("ingest"):
+        ingested = ingest(Path(input_dir), pii_key, now=now)
     input_hashes = {r.name: r.sha256 for r in ingested.reports.values()}
-    history = load_history(state_dir) if state_dir else None
-    base = base_fingerprint(history, input_hashes) if history else None
+    with reporter.stage("attach history"):
+        history = load_history(state_dir) if state_dir else None
+        base = base_fingerprint(history, input_hashes) if history else None
+        tables = attach(history.tables, ingested.tables) if history else ingested.tables
     run_id = scoring_run_id(input_hashes, resolved, base, full)
-    tables = attach(history.tables, ingested.tables) if history else ingested.tables
     out_dir = Path(out_dir)
     checkpoints = out_dir / CHECKPOINT_DIR / run_id
-    encoder = model.encoder(cache_dir or checkpoints, **(encoder_runtime or {}))
-    inputs = model.inputs(tables, encoder)
+    with reporter.stage("load encoder"):
+        encoder = model.encoder(cache_dir or checkpoints, **(encoder_runtime or {}))
+    inputs = model.inputs(tables, encoder, reporter)
     scope = None
     if history:
         rescore, own = to_rescore(inputs.graph, ingested.tables, hops=int(model.architecture["layers"]))
         scope = {nt: np.select([own[nt], rescore[nt], np.full(len(own[nt]), full)],
                                [SCOPE_TONIGHT, SCOPE_NEIGHBOURHOOD, SCOPE_HISTORY], "").astype(object)
                  for nt in own}
-    scores, rings = scored_outputs(model, inputs, tables, scoring, scope)
+    scores, rings = scored_outputs(model, inputs, tables, scoring, scope, reporter)
     outputs: dict[str, Path] = {}
-    for node_type, frame in scores.items():
-        frame = frame.assign(model_name=resolved.name or resolved.uri, model_version=resolved.version,
-                             model_run_id=resolved.run_id, run_id=run_id)
-        outputs[node_type] = atomic_write_parquet(frame, out_dir / f"{node_type}_scores.parquet")
-        outputs[f"{node_type}_csv"] = atomic_write_csv(frame, out_dir / f"{node_type}_scores.csv")
-    outputs["rings"] = atomic_write_parquet(rings, out_dir / "rings.parquet")
-    outputs["rings_csv"] = atomic_write_csv(rings_for_csv(rings), out_dir / "rings.csv")
-    quarantine = ingested.quarantine.astype({"row": "int64"})
-    outputs["quarantine"] = atomic_write_parquet(quarantine, out_dir / "quarantine.parquet")
-    outputs["quarantine_csv"] = atomic_write_csv(quarantine, out_dir / "quarantine.csv")
+    with reporter.stage("write outputs"):
+        for node_type, frame in scores.items():
+            frame = frame.assign(model_name=resolved.name or resolved.uri, model_version=resolved.version,
+                                 model_run_id=resolved.run_id, run_id=run_id)
+            outputs[node_type] = atomic_write_parquet(frame, out_dir / f"{node_type}_scores.parquet")
+            outputs[f"{node_type}_csv"] = atomic_write_csv(frame, out_dir / f"{node_type}_scores.csv")
+        outputs["rings"] = atomic_write_parquet(rings, out_dir / "rings.parquet")
+        outputs["rings_csv"] = atomic_write_csv(rings_for_csv(rings), out_dir / "rings.csv")
+        quarantine = ingested.quarantine.astype({"row": "int64"})
+        outputs["quarantine"] = atomic_write_parquet(quarantine, out_dir / "quarantine.parquet")
+        outputs["quarantine_csv"] = atomic_write_csv(quarantine, out_dir / "quarantine.csv")
     manifest = {
         "run_id": run_id,
         "code_version": code_version(),
@@ -202,6 +222,9 @@ def score_input(model_uri: str, input_dir: Path, out_dir: Path, pii_key: bytes, 
                          "texts_from_cache_or_checkpoint": encoder.stats["cache_hits"]},
         "inputs": {name: _manifest_entry(report) for name, report in ingested.reports.items()},
         "outputs": {k: str(v.name) for k, v in outputs.items()},
+        # Wall seconds per stage of this run (not part of its identity: run_id and outputs ignore it).
+        "stages_s": {name: round(seconds - timed_before.get(name, 0.0), 3)
+                     for name, seconds in reporter.timings.items() if seconds != timed_before.get(name)},
     }
     if history:
         manifest["state"] = {"dir": str(state_dir), "attached_to": base, "full": full,
@@ -210,8 +233,9 @@ def score_input(model_uri: str, input_dir: Path, out_dir: Path, pii_key: bytes, 
                                                  for nt, f in scores.items()}}
     atomic_write_json(manifest, out_dir / "manifest.json")
     if history:
-        commit_state(state_dir, tables, history, {"run_id": run_id, "inputs": input_hashes, "base": base,
-                                                  "model": resolved.uri})
+        with reporter.stage("commit state"):
+            commit_state(state_dir, tables, history, {"run_id": run_id, "inputs": input_hashes, "base": base,
+                                                      "model": resolved.uri})
     if not cache_dir:
         shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
     return ScoreRun(run_id=run_id, out_dir=out_dir, outputs=outputs, manifest=manifest)

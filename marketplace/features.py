@@ -52,13 +52,16 @@ def _age_days(event_at: pd.Series, account_ids: pd.Series, accounts: pd.DataFram
 
 
 def _text_stats(text: pd.Series) -> dict[str, np.ndarray]:
+    # Computed once per distinct text (templated and copied reviews repeat), then spread back.
+    rows, distinct = pd.factorize(text.fillna(""))
+    text = pd.Series(distinct, dtype=text.dtype)
     chars = text.str.len().to_numpy(dtype=np.float64)
     words = text.str.count(r"\S+").to_numpy(dtype=np.float64)
     letters = text.str.count(r"[A-Za-z]").to_numpy(dtype=np.float64)
     uppers = text.str.count(r"[A-Z]").to_numpy(dtype=np.float64)
-    normalised = text.str.lower().str.replace(r"\W+", " ", regex=True).str.strip()
-    copies = normalised.map(normalised.value_counts()).to_numpy(dtype=np.float64) - 1
-    return {
+    normalised_of, _ = pd.factorize(text.str.lower().str.replace(r"\W+", " ", regex=True).str.strip())
+    copies = np.bincount(normalised_of[rows], minlength=normalised_of.max() + 1)[normalised_of] - 1.0
+    stats = {
         "log_chars": _log_count(chars),
         "log_words": _log_count(words),
         "empty_text": (chars == 0).astype(np.float64),
@@ -66,6 +69,7 @@ def _text_stats(text: pd.Series) -> dict[str, np.ndarray]:
         "upper_share": uppers / np.maximum(letters, 1),
         "log_identical_texts": _log_count(np.where(words >= 3, copies, 0)),
     }
+    return {name: values[rows] for name, values in stats.items()}
 
 
 def review_features(tables: dict[str, pd.DataFrame], ids: pd.Index) -> pd.DataFrame:
@@ -153,7 +157,8 @@ def account_features(tables: dict[str, pd.DataFrame], ids: pd.Index) -> pd.DataF
         grouped = orders.groupby("account_id")
         out["log_orders"] = _log_count(_per_id(grouped.size(), ids))
         for status in ("refunded", "chargeback", "cancelled"):
-            out[f"{status}_share"] = _per_id(grouped["status"].agg(lambda s, st=status: (s == st).mean()), ids)
+            is_status = (orders["status"] == status).fillna(False).astype(np.float64)
+            out[f"{status}_share"] = _per_id(is_status.groupby(orders["account_id"]).mean(), ids)
         out["log_mean_amount"] = _log_count(_per_id(grouped["amount"].mean(), ids))
     else:
         out[["log_orders", "refunded_share", "chargeback_share", "cancelled_share", "log_mean_amount"]] = 0.0

@@ -74,8 +74,10 @@ def _edges(ids: dict[str, pd.Index], src_type: str, src: pd.Series, dst_type: st
     src_idx = ids[src_type].get_indexer(pd.Index(src.astype("string")))
     dst_idx = ids[dst_type].get_indexer(pd.Index(dst.astype("string")))
     keep = (src_idx >= 0) & (dst_idx >= 0)
-    pairs = np.unique(np.stack([src_idx[keep], dst_idx[keep]]), axis=1) if keep.any() else np.empty((2, 0), np.int64)
-    return torch.from_numpy(pairs.astype(np.int64))
+    # Distinct (src, dst) pairs in (src, dst) order, through one int64 key per pair.
+    width = max(len(ids[dst_type]), 1)
+    pairs = np.unique(src_idx[keep].astype(np.int64) * width + dst_idx[keep])
+    return torch.from_numpy(np.stack([pairs // width, pairs % width]))
 
 
 def edge_lists(tables: dict[str, pd.DataFrame], ids: dict[str, pd.Index]) -> dict[tuple[str, str, str], torch.Tensor]:

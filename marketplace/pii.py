@@ -7,11 +7,11 @@ the same identifier (case, surrounding/multiple whitespace) link to the same nod
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import re
 
+import numpy as np
 import pandas as pd
 
 from fraudlens.errors import ConfigError
@@ -44,12 +44,12 @@ def hash_identifiers(values: pd.Series, key: bytes) -> pd.Series:
     present = values.notna()
     if not present.any():
         return out
-    normalised = values[present].astype(str).map(normalise_identifier)
-    unique = pd.unique(normalised)
-    digests = {
-        v: "h" + hmac.new(key, v.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:23]
-        for v in unique
-        if v
-    }
-    out[present] = normalised.map(digests).astype("string")
+    # Each distinct raw value is normalised and hashed once (millions of rows, far fewer values).
+    codes, raw = pd.factorize(values[present].astype(str))
+    digests = []
+    for value in raw:
+        normalised = normalise_identifier(value)
+        digests.append("h" + hmac.digest(key, normalised.encode("utf-8", "surrogatepass"), "sha256").hex()[:23]
+                       if normalised else None)
+    out[present] = pd.array(np.asarray(digests, dtype=object)[codes], dtype="string")
     return out

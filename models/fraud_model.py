@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,10 @@ import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 
+from fraudlens.progress import Reporter
 from marketplace.features import node_features
 from marketplace.graph import SCORED_NODE_TYPES, MarketplaceGraph, build_graph
-from models.gnn import HeteroFraudGNN
+from models.gnn import HeteroFraudGNN, mean_adjacency
 from models.text_classifier import CombinedTextModel
 from models.text_encoder import TextEncoder
 
@@ -61,6 +63,17 @@ class ModelInputs:
     graph: MarketplaceGraph
     features: dict[str, pd.DataFrame]
     review_text: torch.Tensor
+    # Per review (graph order): near-duplicate count among the run's reviews, when the text
+    # model computed it (the reasons reuse it instead of counting again).
+    near_duplicates: np.ndarray | None = None
+    # True when review_text already went through the GNN's text projection ([reviews, text_dim]).
+    text_projected: bool = False
+    # Every node's state before each GNN layer, kept by FraudLensModel.logits for attributions.
+    layer_states: list | None = None
+
+    @cached_property
+    def adjacency(self) -> dict:
+        return mean_adjacency(self.graph.data)
 
     @property
     def data(self) -> HeteroData:
@@ -68,23 +81,44 @@ class ModelInputs:
 
 
 def build_model_inputs(tables: dict[str, pd.DataFrame], encoder: TextEncoder,
-                       text_model: CombinedTextModel | None = None) -> ModelInputs:
-    """``encoder`` must be ``text_model``'s fine-tuned encoder when a text model is given."""
-    graph = build_graph(tables)
-    features = node_features(tables, graph.ids)
+                       text_model: CombinedTextModel | None = None, reporter: Reporter | None = None,
+                       text_projection: torch.nn.Linear | None = None) -> ModelInputs:
+    """``encoder`` must be ``text_model``'s fine-tuned encoder when a text model is given;
+    ``reporter`` times (and shows) the stages. ``text_projection`` (a trained GNN's, at scoring
+    time) makes ``review_text`` the projected text instead of the encoder's embeddings."""
+    reporter = reporter or Reporter(quiet=True)
+    with reporter.stage("graph"):
+        graph = build_graph(tables)
+    with reporter.stage("features"):
+        features = node_features(tables, graph.ids)
     reviews = tables.get("reviews")
+    near_duplicates = None
     if reviews is not None and len(reviews):
         ordered = reviews.set_index("review_id").reindex(graph.ids["review"])
         texts = ordered["text"].fillna("").tolist()
-        embeddings = encoder.encode(texts)
+        with reporter.stage("embed texts", total=len(set(texts))):
+            unique_embeddings, rows = encoder.encode_unique(texts, on_progress=reporter.advance)
         if text_model is not None:
             ratings = ordered["rating"].astype("float64").fillna(3).to_numpy()
-            text_features = text_model.transform(texts, ratings, embeddings=embeddings)
-            features["review"] = features["review"].join(
-                pd.DataFrame(text_features, columns=text_model.feature_names, index=features["review"].index))
+            with reporter.stage("text model"):
+                rows_cache = encoder.cache.sibling(text_model.per_text_fingerprint) if encoder.cache else None
+                text_scores = text_model.scores(texts, ratings, embeddings=unique_embeddings, cache=rows_cache,
+                                                embedding_rows=rows)
+            near_duplicates = text_scores["near_duplicates"]
+            features["review"] = features["review"].join(pd.DataFrame(
+                text_model.compact(text_scores), columns=text_model.feature_names, index=features["review"].index))
+        if encoder.cache is not None:
+            encoder.cache.unload()  # ~1 GB at 1M reviews, not needed again in this run
+        if text_projection is not None:
+            # Project each distinct text once; one [reviews, 384] matrix would be 1.5 GB at 1M reviews.
+            with torch.inference_mode():
+                review_text = text_projection(torch.from_numpy(unique_embeddings))[torch.from_numpy(rows)]
+        else:
+            review_text = torch.from_numpy(unique_embeddings[rows])
     else:
-        embeddings = np.zeros((0, encoder.dim), dtype=np.float32)
-    return ModelInputs(graph=graph, features=features, review_text=torch.from_numpy(embeddings))
+        review_text = torch.zeros((0, encoder.dim if text_projection is None else text_projection.out_features))
+    return ModelInputs(graph=graph, features=features, review_text=review_text, near_duplicates=near_duplicates,
+                       text_projected=text_projection is not None)
 
 
 def text_fake_probability(features: pd.DataFrame) -> np.ndarray | None:
@@ -142,14 +176,24 @@ class FraudLensModel:
             self._encoder_key = wanted
         return self._encoder
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def logits(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
-        x = self.scaler.transform(inputs.features)
-        return self.gnn(x, inputs.data.edge_index_dict, inputs.review_text)
+        """Review and order logits over the whole graph, layer by layer (``HeteroFraudGNN.layer_states``).
 
-    def inputs(self, tables: dict[str, pd.DataFrame], encoder: TextEncoder | None = None) -> ModelInputs:
+        The states before the last layer stay on ``inputs`` (``inputs.layer_states``) for the
+        attributions of the flagged nodes, which need their neighbours' states.
+        """
+        x = self.scaler.transform(inputs.features)
+        text = inputs.review_text if inputs.text_projected else self.gnn.text_proj(inputs.review_text)
+        states = self.gnn.layer_states(x, inputs.adjacency, text)
+        logits = self.gnn.head_logits(states)
+        inputs.layer_states = states[:-1]
+        return logits
+
+    def inputs(self, tables: dict[str, pd.DataFrame], encoder: TextEncoder | None = None,
+               reporter: Reporter | None = None) -> ModelInputs:
         """Graph, features and embeddings of ``tables``, prepared exactly as in training."""
-        return build_model_inputs(tables, encoder or self.encoder(), self.text_model)
+        return build_model_inputs(tables, encoder or self.encoder(), self.text_model, reporter, self.gnn.text_proj)
 
     def score_inputs(self, inputs: ModelInputs, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         """{"review": DataFrame(review_id, score[, text_fake_probability]), "order": DataFrame(order_id, score)}

@@ -16,6 +16,7 @@ so benchmarks can report what they contribute.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import unicodedata
@@ -36,6 +37,9 @@ STYLE_FEATURES: tuple[str, ...] = (
 )
 ARTEFACT_FEATURES: tuple[str, ...] = ("ends_mid_sentence", "missing_space_after_punct")
 BATCH_FEATURES: tuple[str, ...] = ("log_exact_dup_per_1k", "log_near_dup_per_1k")
+# The columns that are a function of the text alone (cacheable per text).
+PER_TEXT_FEATURES: tuple[str, ...] = tuple(c for c in STYLE_FEATURES
+                                           if c not in BATCH_FEATURES and not c.startswith("rating"))
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?…。！？]+")
@@ -181,15 +185,53 @@ def _shingle_hashes(tokens: tuple[str, ...], k: int = 3) -> np.ndarray:
                                  count=len(grams)))
 
 
-def duplicate_counts(texts: Sequence[str], threshold: float = 0.5, num_perm: int = 64, bands: int = 16,
+NUM_PERM = 64
+EMPTY_SIGNATURE = np.uint32(0xFFFFFFFF)
+
+
+def text_fingerprints(texts: Sequence[str], num_perm: int = NUM_PERM, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """What duplicate counting needs of each text, computable one text at a time (and cacheable):
+    (hash of its lower-cased word sequence, uint64 [n]; MinHash signature of its word 3-gram set,
+    uint32 [n, num_perm], all EMPTY_SIGNATURE for a text without words)."""
+    n = len(texts)
+    token_seqs = _normalised_tokens(texts)
+    uniques: dict[tuple[str, ...], int] = {}
+    group = np.fromiter((uniques.setdefault(t, len(uniques)) for t in token_seqs), dtype=np.int64, count=n)
+    unique_tokens = list(uniques)
+    prime = np.uint64((1 << 61) - 1)
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 1 << 29, size=num_perm, dtype=np.uint64)
+    b = rng.integers(0, 1 << 61, size=num_perm, dtype=np.uint64)
+    signatures = np.full((len(unique_tokens), num_perm), EMPTY_SIGNATURE, dtype=np.uint32)
+    for row, tokens in enumerate(unique_tokens):
+        hashes = _shingle_hashes(tokens)
+        if len(hashes):
+            # The low 32 bits of each 61-bit minimum: equality is all that is ever asked of them.
+            signatures[row] = ((a[:, None] * hashes[None, :] + b[:, None]) % prime).min(axis=1) & np.uint64(0xFFFFFFFF)
+    token_hash = np.fromiter((int.from_bytes(hashlib.blake2b("\x1f".join(t).encode("utf-8", "replace"),
+                                                            digest_size=8).digest(), "little")
+                              for t in unique_tokens), dtype=np.uint64, count=len(unique_tokens))
+    return token_hash[group], signatures[group]
+
+
+def duplicate_counts(texts: Sequence[str], threshold: float = 0.5, num_perm: int = NUM_PERM, bands: int = 16,
                      seed: int = 0, max_bucket: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(exact, near) duplicate counts per text within ``texts`` (the text itself not counted).
 
     Exact: same lower-cased word sequence. Near: estimated Jaccard similarity of word 3-gram sets
     >= ``threshold`` (MinHash, ``num_perm`` permutations, LSH with ``bands`` bands), exact copies
-    included. Identical texts are collapsed first, so a campaign of thousands of copies costs one
-    row. Empty texts count as duplicates of nothing.
+    included. Empty texts count as duplicates of nothing. See ``duplicate_counts_from``.
+    """
+    if len(texts) == 0:
+        return np.zeros(0), np.zeros(0)
+    return duplicate_counts_from(*text_fingerprints(texts, num_perm, seed), threshold, bands, max_bucket)
 
+
+def duplicate_counts_from(token_hash: np.ndarray, signatures: np.ndarray, threshold: float = 0.5, bands: int = 16,
+                          max_bucket: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """``duplicate_counts`` from ``text_fingerprints``: numpy only, no per-text Python.
+
+    Identical texts are collapsed first, so a campaign of thousands of copies costs one row.
     Pairs are checked only within LSH buckets of at most ``max_bucket`` distinct texts, so the
     cost stays linear: templated campaigns put thousands of distinct near-copies in one bucket,
     and checking every pair of them needed 24 GB for 100k synthetic reviews. A text in a larger
@@ -198,27 +240,17 @@ def duplicate_counts(texts: Sequence[str], threshold: float = 0.5, num_perm: int
     """
     from scipy import sparse
 
-    n = len(texts)
+    n = len(token_hash)
     if n == 0:
         return np.zeros(0), np.zeros(0)
-    token_seqs = _normalised_tokens(texts)
-    uniques: dict[tuple[str, ...], int] = {}
-    group = np.fromiter((uniques.setdefault(t, len(uniques)) for t in token_seqs), dtype=np.int64, count=n)
+    _, first, group = np.unique(token_hash, return_index=True, return_inverse=True)
+    group = group.ravel()
+    signatures = signatures[first]
+    num_perm = signatures.shape[1]
     weight = np.bincount(group).astype(np.float64)
-    unique_tokens = list(uniques)
-    empty = np.array([len(t) == 0 for t in unique_tokens])
+    empty = (signatures == EMPTY_SIGNATURE).all(axis=1)
     exact = weight - 1.0
     exact[empty] = 0.0
-
-    prime = np.uint64((1 << 61) - 1)
-    rng = np.random.default_rng(seed)
-    a = rng.integers(1, 1 << 29, size=num_perm, dtype=np.uint64)
-    b = rng.integers(0, 1 << 61, size=num_perm, dtype=np.uint64)
-    signatures = np.full((len(unique_tokens), num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
-    for row, tokens in enumerate(unique_tokens):
-        hashes = _shingle_hashes(tokens)
-        if len(hashes):
-            signatures[row] = ((a[:, None] * hashes[None, :] + b[:, None]) % prime).min(axis=1)
 
     near = exact.copy()
     live = np.flatnonzero(~empty)
@@ -262,6 +294,39 @@ def duplicate_counts(texts: Sequence[str], threshold: float = 0.5, num_perm: int
     return exact[group], near[group]
 
 
+def per_text_style(texts: Sequence[str]) -> np.ndarray:
+    """float64 [n, len(PER_TEXT_FEATURES)]: the style features that depend on the text alone."""
+    rows = [_text_features(t) for t in texts]
+    return pd.DataFrame(rows, columns=list(PER_TEXT_FEATURES), dtype=np.float64).to_numpy().reshape(
+        len(texts), len(PER_TEXT_FEATURES))
+
+
+def assemble_style_features(per_text: np.ndarray, ratings: Sequence[float] | None, exact: np.ndarray,
+                            near: np.ndarray) -> pd.DataFrame:
+    """``STYLE_FEATURES`` from the per-text block, the ratings and the batch's duplicate counts."""
+    n = len(per_text)
+    frame = pd.DataFrame(np.asarray(per_text, dtype=np.float64), columns=list(PER_TEXT_FEATURES))
+    if ratings is None:
+        rating = np.full(n, np.nan)
+    else:
+        rating = pd.to_numeric(pd.Series(list(ratings), dtype="object"), errors="coerce").to_numpy(np.float64)
+        if len(rating) != n:
+            raise ValueError(f"{len(rating)} ratings for {n} texts")
+    missing = ~np.isfinite(rating)
+    rating_norm = np.where(missing, 0.0, (np.clip(np.nan_to_num(rating, nan=3.0), 1, 5) - 3.0) / 2.0)
+    frame["rating_norm"] = rating_norm
+    frame["rating_missing"] = missing.astype(np.float64)
+    gap = np.where(missing, 0.0, rating_norm - frame["sentiment"].to_numpy())
+    frame["rating_sentiment_gap"] = gap
+    frame["rating_sentiment_mismatch"] = np.abs(gap)
+    # Per 1,000 other reviews in the batch: a count grows with the batch, a rate does not, so a
+    # model trained on one batch size transfers to another.
+    per_1k = 1000.0 / max(n - 1, 1)
+    frame["log_exact_dup_per_1k"] = np.log1p(np.asarray(exact, dtype=np.float64) * per_1k)
+    frame["log_near_dup_per_1k"] = np.log1p(np.asarray(near, dtype=np.float64) * per_1k)
+    return frame[list(STYLE_FEATURES)].astype(np.float64)
+
+
 def stylometric_features(texts: Sequence[str], ratings: Sequence[float] | None = None,
                          batch_features: bool = True) -> pd.DataFrame:
     """One row per text, columns ``STYLE_FEATURES`` (float64).
@@ -271,29 +336,8 @@ def stylometric_features(texts: Sequence[str], ratings: Sequence[float] | None =
     counts, making every row a function of its own text and rating only.
     """
     texts = ["" if t is None or (isinstance(t, float) and math.isnan(t)) else str(t) for t in texts]
-    rows = [_text_features(t) for t in texts]
-    frame = pd.DataFrame(rows, columns=[c for c in STYLE_FEATURES if c not in BATCH_FEATURES and
-                                        not c.startswith("rating")], dtype=np.float64)
-    if ratings is None:
-        rating = np.full(len(texts), np.nan)
-    else:
-        rating = pd.to_numeric(pd.Series(list(ratings), dtype="object"), errors="coerce").to_numpy(np.float64)
-        if len(rating) != len(texts):
-            raise ValueError(f"{len(rating)} ratings for {len(texts)} texts")
-    missing = ~np.isfinite(rating)
-    rating_norm = np.where(missing, 0.0, (np.clip(np.nan_to_num(rating, nan=3.0), 1, 5) - 3.0) / 2.0)
-    frame["rating_norm"] = rating_norm
-    frame["rating_missing"] = missing.astype(np.float64)
-    gap = np.where(missing, 0.0, rating_norm - frame["sentiment"].to_numpy())
-    frame["rating_sentiment_gap"] = gap
-    frame["rating_sentiment_mismatch"] = np.abs(gap)
     if batch_features and len(texts):
         exact, near = duplicate_counts(texts)
     else:
         exact = near = np.zeros(len(texts))
-    # Per 1,000 other reviews in the batch: a count grows with the batch, a rate does not, so a
-    # model trained on one batch size transfers to another.
-    per_1k = 1000.0 / max(len(texts) - 1, 1)
-    frame["log_exact_dup_per_1k"] = np.log1p(exact * per_1k)
-    frame["log_near_dup_per_1k"] = np.log1p(near * per_1k)
-    return frame[list(STYLE_FEATURES)].astype(np.float64)
+    return assemble_style_features(per_text_style(texts), ratings, exact, near)

@@ -26,6 +26,7 @@ the base and stacked logits) for the graph model's review nodes.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import math
@@ -40,8 +41,9 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from models.stylometry import STYLE_FEATURES, stylometric_features
-from models.text_encoder import TextEncoder, default_model_dir, normalise_text, text_keys
+from models.stylometry import (NUM_PERM, PER_TEXT_FEATURES, STYLE_FEATURES, assemble_style_features,
+                               duplicate_counts_from, per_text_style, stylometric_features, text_fingerprints)
+from models.text_encoder import EmbeddingCache, TextEncoder, default_model_dir, normalise_text, text_keys
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,13 @@ LOGIT_CLIP = 15.0
 HEAD_FILE = "classifier_head.safetensors"
 HEAD_META = "classifier.json"
 TRAINING_KEYS = "training_text_keys.npy"
+# Per-text rows (``CombinedTextModel.per_text_rows``): lexical logit, the text-only style
+# features, the 64-bit token-sequence hash as two float32 cells, the MinHash as NUM_PERM cells.
+PER_TEXT_LAYOUT = f"v1;lexical;{','.join(PER_TEXT_FEATURES)};token_hash64;minhash{NUM_PERM}x32"
+_HASH_COLUMNS = slice(1 + len(PER_TEXT_FEATURES), 3 + len(PER_TEXT_FEATURES))
+_SIGNATURE_COLUMNS = slice(3 + len(PER_TEXT_FEATURES), 3 + len(PER_TEXT_FEATURES) + NUM_PERM)
+PER_TEXT_WIDTH = 3 + len(PER_TEXT_FEATURES) + NUM_PERM
+PER_TEXT_CHUNK = 8192  # texts per cache shard: a killed run keeps what it finished
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,14 +338,17 @@ class FineTunedEncoder:
     def history(self) -> list[dict]:
         return list(self.meta.get("history", []))
 
-    def features(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def features(self, texts: Sequence[str], embeddings: np.ndarray | None = None,
+                 inverse: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(logits float64 [n], projection float32 [n, proj_dim]). ``embeddings``: this encoder's
-        output for ``texts`` when the caller already has it (the graph model encodes once for both)."""
+        output for ``texts`` when the caller already has it (the graph model encodes once for both);
+        with ``inverse``, the distinct texts' rows and each text's row index (``encode_unique``)."""
         if embeddings is None:
-            embeddings = self.encoder.encode(list(texts))
+            embeddings, inverse = self.encoder.encode_unique(list(texts))
         with torch.inference_mode():
             logits, z = self.head(torch.from_numpy(embeddings))
-        return logits.numpy().astype(np.float64), z.numpy().astype(np.float32)
+        logits, z = logits.numpy().astype(np.float64), z.numpy().astype(np.float32)
+        return (logits, z) if inverse is None else (logits[inverse], z[inverse])
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return _sigmoid(self.features(texts)[0])
@@ -767,22 +779,72 @@ class CombinedTextModel:
         """Bool per text: was this exact text (after cleaning) in the training set."""
         return np.isin(text_keys(_clean_texts(texts)), self.training_keys)
 
+    @property
+    def per_text_fingerprint(self) -> str:
+        """Identifies what ``per_text_rows`` computes (the lexical model's numbers and the row
+        layout), so cached rows are never served to a different model or layout."""
+        digest = hashlib.sha256(f"{PER_TEXT_LAYOUT};{json.dumps(self.lexical.config(), sort_keys=True)}".encode())
+        for array in (*self.lexical.idf, self.lexical.coef, np.array([self.lexical.intercept])):
+            digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+        return "textrows-" + digest.hexdigest()[:16]
+
+    def per_text_rows(self, texts: Sequence[str], cache: EmbeddingCache | None = None,
+                      chunk: int = PER_TEXT_CHUNK) -> np.ndarray:
+        """float32 [n, PER_TEXT_WIDTH] for ``texts``: lexical logit, ``PER_TEXT_FEATURES``,
+        then the duplicate-counting fingerprint (token hash, MinHash) stored bit for bit.
+
+        Each distinct text is computed once, and with a ``cache`` (keyed by text hash, under
+        ``per_text_fingerprint``) once ever: re-scoring a known text costs a lookup. Rows are
+        float32 whether fresh or cached, so a warm run gives the same bytes as a cold one.
+        """
+        texts = _clean_texts(texts)
+        keys = text_keys(texts)
+        unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        rows = np.empty((len(unique_keys), PER_TEXT_WIDTH), dtype=np.float32)
+        found = np.zeros(len(unique_keys), dtype=bool)
+        if cache is not None:
+            found, cached = cache.lookup(unique_keys)
+            if found.any():
+                rows[found] = cached
+        missing = np.flatnonzero(~found)
+        for start in range(0, len(missing), chunk):
+            part = missing[start:start + chunk]
+            part_texts = [texts[first[i]] for i in part]
+            token_hash, signatures = text_fingerprints(part_texts)
+            block = np.empty((len(part), PER_TEXT_WIDTH), dtype=np.float32)
+            block[:, 0] = self.lexical.decision_function(part_texts)
+            block[:, 1:1 + len(PER_TEXT_FEATURES)] = per_text_style(part_texts)
+            block[:, _HASH_COLUMNS] = token_hash.reshape(-1, 1).view(np.float32)
+            block[:, _SIGNATURE_COLUMNS] = signatures.view(np.float32)
+            rows[part] = block
+            if cache is not None:
+                cache.store(unique_keys[part], block)
+        return rows[inverse.ravel()]
+
     def scores(self, texts: Sequence[str], ratings: Sequence[float] | None = None,
-               embeddings: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Everything at once: {"lexical", "style", "encoder"} logits, "projection", "combined" logit.
-        ``embeddings``: the fine-tuned encoder's pooled output for ``texts``, if already computed."""
+               embeddings: np.ndarray | None = None, cache: EmbeddingCache | None = None,
+               embedding_rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Everything at once: {"lexical", "style", "encoder"} logits, "projection", "combined" logit,
+        and "near_duplicates" (near-duplicate count of each text among ``texts``).
+        ``embeddings``: the fine-tuned encoder's pooled output for ``texts``, if already computed
+        (with ``embedding_rows``: for the distinct texts, and each text's row, as ``encode_unique``);
+        ``cache``: where per-text rows are kept between runs (``per_text_rows``)."""
         if self.stack_coef is None:
             raise RuntimeError("CombinedTextModel is not fitted: call fit() or load()")
         texts = _clean_texts(texts)
         if not texts:
-            empty = {c: np.zeros(0) for c in self.channels + ["combined"]}
+            empty = {c: np.zeros(0) for c in self.channels + ["combined", "near_duplicates"]}
             return {**empty, "projection": np.zeros((0, self.proj_dim), dtype=np.float32)}
-        style_frame = stylometric_features(texts, ratings)
-        out = {"lexical": self.lexical.decision_function(texts), "style": self.style.decision_function(style_frame)}
+        rows = self.per_text_rows(texts, cache)
+        exact, near = duplicate_counts_from(np.ascontiguousarray(rows[:, _HASH_COLUMNS]).view(np.uint64).ravel(),
+                                            np.ascontiguousarray(rows[:, _SIGNATURE_COLUMNS]).view(np.uint32))
+        style_frame = assemble_style_features(rows[:, 1:1 + len(PER_TEXT_FEATURES)], ratings, exact, near)
+        out = {"lexical": rows[:, 0].astype(np.float64), "style": self.style.decision_function(style_frame),
+               "near_duplicates": near}
         if self.boosted is not None:
             out["boosted"] = self.boosted.decision_function(style_frame, out["lexical"], out["style"])
         if self.encoder is not None:
-            out["encoder"], out["projection"] = self.encoder.features(texts, embeddings)
+            out["encoder"], out["projection"] = self.encoder.features(texts, embeddings, embedding_rows)
         else:
             out["projection"] = np.zeros((len(texts), 0), dtype=np.float32)
         stacked = np.column_stack([out[c] for c in self.stack_inputs])
@@ -794,9 +856,12 @@ class CombinedTextModel:
         return _sigmoid(self.scores(texts, ratings)["combined"])
 
     def transform(self, texts: Sequence[str], ratings: Sequence[float] | None = None,
-                  embeddings: np.ndarray | None = None) -> np.ndarray:
+                  embeddings: np.ndarray | None = None, cache: EmbeddingCache | None = None) -> np.ndarray:
         """Compact review embedding, float32 [n, proj_dim + len(channels) + 1], columns ``feature_names``."""
-        out = self.scores(texts, ratings, embeddings)
+        return self.compact(self.scores(texts, ratings, embeddings, cache))
+
+    def compact(self, out: dict[str, np.ndarray]) -> np.ndarray:
+        """``transform``'s matrix from ``scores``' output."""
         logits = np.column_stack([out[c] for c in self.channels] + [out["combined"]]).reshape(-1, len(self.channels) + 1)
         return np.hstack([out["projection"], np.clip(logits, -LOGIT_CLIP, LOGIT_CLIP)]).astype(np.float32)
 

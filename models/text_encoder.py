@@ -14,7 +14,7 @@ import os
 import unicodedata
 import zipfile
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -84,9 +84,19 @@ class EmbeddingCache:
 
     def __init__(self, cache_dir: Path, fingerprint: str):
         self.dir = Path(cache_dir) / fingerprint
+        self.unload()
+
+    def unload(self) -> None:
+        """Frees the in-memory copy (a big cache is GBs); the next lookup reads the shards again."""
         self._keys: dict[str, int] = {}
         self._shards: list[np.ndarray] = []
-        self._stacked: np.ndarray | None = None
+        self._starts: list[int] = [0]  # global row of each shard's first row, then the total
+        self._loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
         if self.dir.is_dir():
             for shard in sorted(self.dir.glob(SHARD_GLOB)):
                 try:
@@ -97,25 +107,39 @@ class EmbeddingCache:
                     log.warning("ignoring unreadable cache shard %s (%s)", shard.name, exc)
 
     def _add(self, keys: np.ndarray, embeddings: np.ndarray) -> None:
-        offset = sum(len(s) for s in self._shards)
+        offset = int(self._starts[-1])
         self._shards.append(embeddings)
+        self._starts.append(offset + len(embeddings))
         for i, key in enumerate(keys):
             self._keys.setdefault(str(key), offset + i)
-        self._stacked = None
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (found mask, embeddings of the found keys)."""
+        """Returns (found mask, embeddings of the found keys).
+
+        Rows are copied shard by shard: the shards are never concatenated, so a big cache is held
+        in memory once, not twice.
+        """
+        self._load()
         positions = np.array([self._keys.get(str(k), -1) for k in keys], dtype=np.int64)
         found = positions >= 0
         if not found.any():
             return found, np.empty((0, 0), dtype=np.float32)
-        if self._stacked is None:
-            self._stacked = np.concatenate(self._shards)
-        return found, self._stacked[positions[found]]
+        wanted = positions[found]
+        shard_of = np.searchsorted(np.asarray(self._starts), wanted, side="right") - 1
+        out = np.empty((len(wanted), self._shards[0].shape[1]), dtype=self._shards[0].dtype)
+        for shard in np.unique(shard_of):
+            rows = shard_of == shard
+            out[rows] = self._shards[shard][wanted[rows] - self._starts[shard]]
+        return found, out
+
+    def sibling(self, fingerprint: str) -> "EmbeddingCache":
+        """Another store beside this one (same cache directory), e.g. for per-text model outputs."""
+        return EmbeddingCache(self.dir.parent, fingerprint)
 
     def store(self, keys: np.ndarray, embeddings: np.ndarray) -> None:
         if len(keys) == 0:
             return
+        self._load()
         self.dir.mkdir(parents=True, exist_ok=True)
         existing = [int(p.stem.split("-")[1]) for p in self.dir.glob(SHARD_GLOB) if p.stem.split("-")[1].isdigit()]
         shard = self.dir / f"shard-{max(existing, default=-1) + 1:06d}.npz"
@@ -182,7 +206,8 @@ class TextEncoder:
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         return torch.nn.functional.normalize(pooled, dim=-1).numpy()
 
-    def _encode_uncached(self, texts: list[str], keys: np.ndarray | None = None) -> np.ndarray:
+    def _encode_uncached(self, texts: list[str], keys: np.ndarray | None = None,
+                         on_progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Encodes in a canonical order (token length, then text hash), one checkpoint per chunk.
 
         The order makes batches nearly padding-free, and it makes resumption exact: the chunks
@@ -200,10 +225,22 @@ class TextEncoder:
                 out[idx] = self._embed_batch([token_ids[i] for i in idx])
             if self.cache is not None:
                 self.cache.store(keys[chunk], out[chunk])
+            if on_progress is not None:
+                on_progress(len(chunk))
         return out
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised mean-pooled embeddings, float32 [len(texts), dim]."""
+    def encode(self, texts: Sequence[str], on_progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """L2-normalised mean-pooled embeddings, float32 [len(texts), dim].
+
+        ``on_progress(n)`` is told of distinct texts done: the cache hits at once, then each chunk.
+        """
+        unique, inverse = self.encode_unique(texts, on_progress)
+        return unique[inverse]
+
+    def encode_unique(self, texts: Sequence[str], on_progress: Callable[[int], None] | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings of the distinct texts, index of each text's row): ``encode`` without
+        materialising one row per text, for callers that reduce the rows first."""
         texts = [normalise_text(t) for t in texts]
         keys = text_keys(texts)
         unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
@@ -214,8 +251,11 @@ class TextEncoder:
             if found.any():
                 unique_emb[found] = cached
         missing = np.flatnonzero(~found)
+        if on_progress is not None and found.any():
+            on_progress(int(found.sum()))
         if len(missing):
-            unique_emb[missing] = self._encode_uncached([texts[first[i]] for i in missing], unique_keys[missing])
+            unique_emb[missing] = self._encode_uncached([texts[first[i]] for i in missing], unique_keys[missing],
+                                                        on_progress)
         self.stats["encoded"] += len(missing)
         self.stats["cache_hits"] += int(found.sum())
-        return unique_emb[inverse.reshape(-1)]
+        return unique_emb, inverse.reshape(-1)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.doc_blocks import update_doc
+
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("graph_quality", ROOT / "benchmarks" / "graph_quality.py")
 graph_quality = importlib.util.module_from_spec(_spec)
@@ -38,10 +40,12 @@ def test_split_is_stratified_disjoint_and_seeded():
 
 def test_doc_update_rewrites_only_its_own_block(tmp_path):
     doc = tmp_path / "benchmarks.md"
-    doc.write_text("# Benchmarks\n\n## Text model\n\n<!-- text-quality:start -->\nTEXT\n<!-- text-quality:end -->\n")
-    graph_quality.update_doc(doc, "first")
-    graph_quality.update_doc(doc, "second")
+    doc.write_text("# Benchmarks\n\n## Text model\n\n<!-- text-quality:start -->\nTEXT\n<!-- text-quality:end -->\n"
+                   "\n## Later\n\nkept\n")
+    update_doc(doc, graph_quality.MARKER, "first", "Graph model")
+    update_doc(doc, graph_quality.MARKER, "second", "Graph model")
+    update_doc(doc, "text-speed", "SPEED", "Text model")
     text = doc.read_text()
-    assert "TEXT" in text and "first" not in text and text.count("second") == 1
-    assert text.count("## Graph model") == 1
-    assert text.index("## Text model") < text.index("## Graph model")
+    assert "TEXT" in text and "first" not in text and text.count("second") == 1 and "kept" in text
+    assert text.count("## Graph model") == 1 and text.count("## Text model") == 1
+    assert text.index("## Text model") < text.index("SPEED") < text.index("## Later") < text.index("## Graph model")

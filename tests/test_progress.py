@@ -32,7 +32,7 @@ def test_plain_lines_when_not_a_terminal_with_progress_every_tenth():
     assert lines[0].endswith("stage embed: started (1,000 to do)")
     progress = [line for line in lines if "%" in line]
     assert len(progress) == 10 and progress[-1].endswith("1,000/1,000 (100 %)  loss=0.1")
-    assert re.search(r"stage embed: done in \d+\.\d s, 1,000 done$", lines[11])
+    assert re.search(r"stage embed: done in \d+\.\d s, 1,000 done, peak RSS \d+\.\d\d GiB$", lines[11])
     assert "stage write: started" in lines[12] and "stage write: done in" in lines[13]
     assert "\x1b[" not in out.file.getvalue()  # no terminal control codes in a log file
     assert set(reporter.timings) == {"embed", "write"}
