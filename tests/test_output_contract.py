@@ -82,6 +82,9 @@ def test_rings_are_written_listed_and_referenced(scored):
     manifest = json.loads((work / "first" / "manifest.json").read_text())
     assert manifest["outputs"]["rings"] == "rings.parquet" and manifest["outputs"]["rings_csv"] == "rings.csv"
     assert manifest["scoring"]["threshold"] == 0.3 and manifest["scoring"]["rings"] == len(rings)
+    stages = manifest["stages_s"]
+    assert {"load model", "ingest", "graph", "features", "embed texts", "GNN scores", "rings", "attributions",
+            "reasons", "write outputs"} <= set(stages) and all(seconds >= 0 for seconds in stages.values())
 
 
 def test_rescoring_gives_identical_bytes(scored):
