@@ -18,7 +18,8 @@ The model is ``--model`` (default ``models:/fraudlens@champion``) in the trackin
 
     python benchmarks/batch_scale.py [--sizes 100000 1000000] [--workdir .fraudlens/batch-scale]
 
-Writes benchmarks/results/batch_scale.json and the "Nightly run at scale" block of docs/benchmarks.md.
+Writes benchmarks/results/batch_scale.json and the "Nightly run at scale" block of docs/benchmarks.md;
+runs of sizes not measured this time are kept from the JSON (with their ``measured_at``) unless --fresh.
 """
 
 from __future__ import annotations
@@ -153,19 +154,27 @@ def measure(sizes: list[int], workdir: Path, model_uri: str, base_config: Path, 
             if cache == "warm" and result["texts_encoded"]:
                 raise SystemExit(f"the warm run encoded {result['texts_encoded']} texts: the cache fill missed them")
             runs.append({"size": size, "reviews": rows["reviews"], "orders": rows["orders"], "cache": cache,
-                         **fill, **result})
+                         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fill, **result})
             print(json.dumps(runs[-1]), flush=True)
-    warm = sorted((r for r in runs if r["cache"] == "warm"), key=lambda r: r["size"])
-    growth = None
-    if len(warm) >= 2:
-        growth = round(warm[-1]["wall_s"] / warm[0]["wall_s"], 2)
-    load = os.getloadavg()[0]
-    return {"runs": runs, "growth_ratio_10x": growth,
-            "growth_sizes": [warm[0]["size"], warm[-1]["size"]] if growth else None,
-            "model": model_uri, "config": str(base_config.relative_to(ROOT) if base_config.is_relative_to(ROOT)
-                                                 else base_config),
-            "machine": {"cores": os.cpu_count(), "arch": platform.machine(), "load_average_end": round(load, 2)},
+    return {"runs": runs, "model": model_uri,
+            "config": str(base_config.relative_to(ROOT) if base_config.is_relative_to(ROOT) else base_config),
+            "machine": {"cores": os.cpu_count(), "arch": platform.machine(),
+                        "load_average_end": round(os.getloadavg()[0], 2)},
             "seed": seed}
+
+
+def merged(result: dict, earlier: dict | None) -> dict:
+    """``result`` plus the runs of ``earlier`` (same model, config and seed) at sizes not measured
+    now, so one size can be re-measured without redoing the others; then the growth ratio."""
+    runs = list(result["runs"])
+    if earlier and all(earlier.get(k) == result[k] for k in ("model", "config", "seed")):
+        measured = {r["size"] for r in runs}
+        runs += [r for r in earlier["runs"] if r["size"] not in measured]
+    runs.sort(key=lambda r: (r["size"], r["cache"] != "cold"))
+    warm = [r for r in runs if r["cache"] == "warm"]
+    growth = round(warm[-1]["wall_s"] / warm[0]["wall_s"], 2) if len(warm) >= 2 else None
+    return {**result, "runs": runs, "growth_ratio_10x": growth,
+            "growth_sizes": [warm[0]["size"], warm[-1]["size"]] if growth else None}
 
 
 def merge_cache(source: Path, target: Path) -> None:
@@ -199,13 +208,14 @@ def markdown(result: dict, command: str) -> str:
         f"(`fraudlens generate --seed {result['seed']}`), model `{result['model']}` with `{result['config']}`. "
         "Cold: empty embedding cache; warm: every review text already cached (filled beforehand, not timed).",
         "",
-        "| reviews | orders | cache | wall | peak RSS | texts encoded | flagged reviews / orders | rings |",
-        "|---|---|---|---|---|---|---|---|",
+        "| reviews | orders | cache | wall | peak RSS | texts encoded | flagged reviews / orders | rings | measured (UTC) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in result["runs"]:
         lines.append(f"| {run['reviews']:,} | {run['orders']:,} | {run['cache']} | {run['wall_s']:.0f} s | "
                      f"{run['peak_rss_gib']:.2f} GiB | {run['texts_encoded']:,} | "
-                     f"{run['flagged'].get('review', 0):,} / {run['flagged'].get('order', 0):,} | {run['rings']:,} |")
+                     f"{run['flagged'].get('review', 0):,} / {run['flagged'].get('order', 0):,} | {run['rings']:,} | "
+                     f"{run.get('measured_at', '')} |")
     lines += ["", "Wall seconds per stage (the CLI's stages; `embed texts` is the encoder, or the cache lookup "
               "when warm):", "",
               "| stage | " + " | ".join(f"{r['reviews'] // 1000:,}k {r['cache']}" for r in result["runs"]) + " |",
@@ -231,7 +241,8 @@ def markdown(result: dict, command: str) -> str:
               f"for {r['fill_texts_encoded']:,} texts not yet cached" for r in result["runs"] if r.get("fill_texts_encoded")]
     machine = result["machine"]
     lines += [f"- Machine: {machine['cores']} cores, {machine['arch']}; load average at the end "
-              f"{machine['load_average_end']}.", "", "```bash", command, "```"]
+              f"{machine['load_average_end']}. Sizes not measured by the last command below are kept from "
+              "earlier runs of the script (their `measured` time).", "", "```bash", command, "```"]
     return "\n".join(lines)
 
 
@@ -244,10 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "demo.yaml")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--fresh", action="store_true",
+                        help="Drop the runs of other sizes kept in --out (by default they stay in the table).")
     parser.add_argument("--doc", type=Path, default=DOC)
     args = parser.parse_args(argv)
     command = "python benchmarks/batch_scale.py" + (" " + shlex.join(argv) if argv else "")
     result = measure(args.sizes, args.workdir, args.model, args.config.resolve(), args.cold_max, args.seed)
+    earlier = json.loads(args.out.read_text()) if args.out.exists() and not args.fresh else None
+    result = merged(result, earlier)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     update_doc(args.doc, MARKER, markdown(result, command), "Nightly run at scale")

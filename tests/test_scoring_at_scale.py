@@ -122,3 +122,17 @@ def test_batch_scale_reads_stage_lines_and_states_the_targets(tmp_path):
     text = batch_scale.markdown(result, "python benchmarks/batch_scale.py")
     assert "400 s against 300 s (missed)" in text and "9.00 GiB against 8 GiB (missed)" in text
     assert "10.00x the time for 10x the entities, target <= 11x (met)" in text
+
+
+def test_batch_scale_keeps_earlier_sizes_of_the_same_setup(tmp_path):
+    spec = importlib.util.spec_from_file_location("batch_scale", ROOT / "benchmarks" / "batch_scale.py")
+    batch_scale = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(batch_scale)
+    setup = {"model": "m", "config": "c", "seed": 1}
+    small = [{"size": 100, "cache": "cold", "wall_s": 50.0}, {"size": 100, "cache": "warm", "wall_s": 10.0}]
+    large = [{"size": 1000, "cache": "warm", "wall_s": 95.0}]
+    both = batch_scale.merged({**setup, "runs": large}, {**setup, "runs": small})
+    assert [(r["size"], r["cache"]) for r in both["runs"]] == [(100, "cold"), (100, "warm"), (1000, "warm")]
+    assert both["growth_ratio_10x"] == 9.5 and both["growth_sizes"] == [100, 1000]
+    other_model = batch_scale.merged({**setup, "runs": large}, {**setup, "model": "other", "runs": small})
+    assert other_model["runs"] == large and other_model["growth_ratio_10x"] is None
