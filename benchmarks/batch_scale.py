@@ -178,14 +178,27 @@ def merged(result: dict, earlier: dict | None) -> dict:
 
 
 def merge_cache(source: Path, target: Path) -> None:
+    """Adds the rows of ``source``'s shards whose keys ``target`` lacks, as new shards of ``target``."""
+    import numpy as np
+
     from models.text_encoder import SHARD_GLOB
 
     for fingerprint_dir in (p for p in source.iterdir() if p.is_dir()):
         destination = target / fingerprint_dir.name
         destination.mkdir(parents=True, exist_ok=True)
-        first = 1 + max((int(p.stem.split("-")[1]) for p in destination.glob(SHARD_GLOB)), default=-1)
-        for number, shard in enumerate(sorted(fingerprint_dir.glob(SHARD_GLOB)), start=first):
-            shutil.copy2(shard, destination / f"shard-{number:06d}.npz")
+        known = set()
+        for shard in destination.glob(SHARD_GLOB):
+            with np.load(shard) as data:
+                known.update(data["keys"].tolist())
+        number = 1 + max((int(p.stem.split("-")[1]) for p in destination.glob(SHARD_GLOB)), default=-1)
+        for shard in sorted(fingerprint_dir.glob(SHARD_GLOB)):
+            with np.load(shard) as data:
+                keys, rows = data["keys"], data["embeddings"]
+            new = np.array([key not in known for key in keys.tolist()], dtype=bool)
+            if new.any():
+                np.savez(destination / f"shard-{number:06d}.npz", keys=keys[new], embeddings=rows[new])
+                known.update(keys[new].tolist())
+                number += 1
 
 
 def fill_in_subprocess(model_uri: str, config: Path, input_dir: Path) -> dict:
