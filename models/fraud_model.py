@@ -98,6 +98,8 @@ def build_model_inputs(tables: dict[str, pd.DataFrame], encoder: TextEncoder,
         texts = ordered["text"].fillna("").tolist()
         with reporter.stage("embed texts", total=len(set(texts))):
             unique_embeddings, rows = encoder.encode_unique(texts, on_progress=reporter.advance)
+        if encoder.cache is not None:
+            encoder.cache.unload()  # ~1 GB at 1M reviews, not needed again in this run
         if text_model is not None:
             ratings = ordered["rating"].astype("float64").fillna(3).to_numpy()
             with reporter.stage("text model"):
@@ -107,8 +109,6 @@ def build_model_inputs(tables: dict[str, pd.DataFrame], encoder: TextEncoder,
             near_duplicates = text_scores["near_duplicates"]
             features["review"] = features["review"].join(pd.DataFrame(
                 text_model.compact(text_scores), columns=text_model.feature_names, index=features["review"].index))
-        if encoder.cache is not None:
-            encoder.cache.unload()  # ~1 GB at 1M reviews, not needed again in this run
         if text_projection is not None:
             # Project each distinct text once; one [reviews, 384] matrix would be 1.5 GB at 1M reviews.
             with torch.inference_mode():

@@ -187,6 +187,7 @@ def _shingle_hashes(tokens: tuple[str, ...], k: int = 3) -> np.ndarray:
 
 NUM_PERM = 64
 EMPTY_SIGNATURE = np.uint32(0xFFFFFFFF)
+PAIR_CHUNK = 1 << 19  # candidate pairs compared at a time in duplicate_counts_from
 
 
 def text_fingerprints(texts: Sequence[str], num_perm: int = NUM_PERM, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -284,8 +285,12 @@ def duplicate_counts_from(token_hash: np.ndarray, signatures: np.ndarray, thresh
         membership = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)),
                                        shape=(len(live), offset))
         candidates = sparse.triu(membership @ membership.T, k=1).tocoo()
-        if candidates.nnz:
-            i, j = candidates.row, candidates.col
+        first_rows, second_rows = candidates.row, candidates.col
+        del candidates, membership
+        # Pairs are checked a slice at a time: at 1M reviews there are tens of millions of
+        # candidate pairs, and comparing all their signatures at once took 6 GB.
+        for start in range(0, len(first_rows), PAIR_CHUNK):
+            i, j = first_rows[start:start + PAIR_CHUNK], second_rows[start:start + PAIR_CHUNK]
             agreement = (signatures[live[i]] == signatures[live[j]]).mean(axis=1)
             keep = agreement >= threshold
             i, j = live[i[keep]], live[j[keep]]
