@@ -119,7 +119,7 @@ def test_batch_scale_reads_stage_lines_and_states_the_targets(tmp_path):
                         "peak_rss_gib": 9.0}],
               "growth_ratio_10x": 10.0, "growth_sizes": [100_000, 1_000_000], "model": "m", "config": "c",
               "machine": {"cores": 2, "arch": "x86_64", "load_average_end": 1.0}, "seed": 1}
-    text = batch_scale.markdown(result, "python benchmarks/batch_scale.py")
+    text = batch_scale.markdown(result)
     assert "400 s against 300 s (missed)" in text and "9.00 GiB against 8 GiB (missed)" in text
     assert "10.00x the time for 10x the entities, target <= 11x (met)" in text
 
