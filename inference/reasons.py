@@ -131,13 +131,13 @@ def feature_attributions(model, inputs, explain: dict[str, np.ndarray]) -> dict[
     """
     gnn = model.gnn
     x = model.scaler.transform(inputs.features)
-    with torch.no_grad():
-        text = inputs.review_text if inputs.text_projected else gnn.text_proj(inputs.review_text)
-        states = inputs.layer_states or gnn.layer_states(x, inputs.adjacency, text)
+    text = model.projected_text(inputs)
+    states = inputs.layer_states or gnn.layer_states(x, inputs.adjacency, text)
     bias = gnn.text_proj.bias.detach()
     out = {}
     for nt, idx in explain.items():
-        nodes = torch.as_tensor(np.asarray(idx, dtype=np.int64))
+        idx = np.asarray(idx, dtype=np.int64)
+        nodes = torch.as_tensor(idx)
         own = x[nt][nodes].clone().requires_grad_(True)
         # Gradient x input of the text, summed over its dimensions, equals gradient x (output -
         # bias) at the linear text projection: exact, on [reviews, 32] instead of [reviews, 384].
@@ -152,7 +152,7 @@ def feature_attributions(model, inputs, explain: dict[str, np.ndarray]) -> dict[
             [feature_family(nt, c) for c in columns], sort=True).sum().T
         if own_text is not None:
             frame["text_content"] = (grads[1] * (own_text - bias)).detach().numpy().sum(axis=1)
-        frame.index = pd.Index(inputs.graph.ids[nt][np.asarray(idx, dtype=np.int64)], dtype="string", name="id")
+        frame.index = pd.Index(inputs.graph.ids[nt][idx], dtype="string", name="id")
         out[nt] = frame.astype(np.float64)
     return out
 

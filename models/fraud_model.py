@@ -177,15 +177,19 @@ class FraudLensModel:
         return self._encoder
 
     @torch.no_grad()
+    def projected_text(self, inputs: ModelInputs) -> torch.Tensor:
+        """[reviews, text_dim]: the GNN's text input, whether ``inputs`` carry it projected or raw."""
+        return inputs.review_text if inputs.text_projected else self.gnn.text_proj(inputs.review_text)
+
+    @torch.no_grad()
     def logits(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         """Review and order logits over the whole graph, layer by layer (``HeteroFraudGNN.layer_states``).
 
         The states before the last layer stay on ``inputs`` (``inputs.layer_states``) for the
         attributions of the flagged nodes, which need their neighbours' states.
         """
-        x = self.scaler.transform(inputs.features)
-        text = inputs.review_text if inputs.text_projected else self.gnn.text_proj(inputs.review_text)
-        states = self.gnn.layer_states(x, inputs.adjacency, text)
+        states = self.gnn.layer_states(self.scaler.transform(inputs.features), inputs.adjacency,
+                                       self.projected_text(inputs))
         logits = self.gnn.head_logits(states)
         inputs.layer_states = states[:-1]
         return logits

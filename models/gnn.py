@@ -59,20 +59,17 @@ class HeteroFraudGNN(nn.Module):
         })
 
     def forward(self, x_dict: dict[str, torch.Tensor], edge_index_dict: dict, review_text: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.forward_projected(x_dict, edge_index_dict, self.text_proj(review_text))
-
-    def forward_projected(self, x_dict: dict[str, torch.Tensor], edge_index_dict: dict,
-                          review_text_projected: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``forward`` from ``text_proj(review_text)``: attribution takes gradients there, a
-        [reviews, text_dim] tensor instead of the [reviews, 384] embeddings."""
-        x_dict = dict(x_dict)
-        x_dict["review"] = torch.cat([x_dict["review"], review_text_projected], dim=-1)
-        h0 = {nt: torch.relu(self.inputs[nt](x)) for nt, x in x_dict.items()}
+        h0 = self.input_states(x_dict, self.text_proj(review_text))
         h = h0
         for conv in self.convs:
             messages = conv({nt: self.dropout(v) for nt, v in h.items()}, edge_index_dict)
             h = {nt: v + torch.relu(messages[nt]) if nt in messages else v for nt, v in h.items()}
         return {nt: self.heads[nt](torch.cat([h0[nt], h[nt]], dim=-1)).squeeze(-1) for nt in SCORED_NODE_TYPES}
+
+    def input_states(self, x_dict: dict[str, torch.Tensor], review_text_projected: torch.Tensor) -> dict[str, torch.Tensor]:
+        """h0: each node type's input projection, reviews with their projected text appended."""
+        x_dict = {**x_dict, "review": torch.cat([x_dict["review"], review_text_projected], dim=-1)}
+        return {nt: torch.relu(self.inputs[nt](x)) for nt, x in x_dict.items()}
 
     @torch.no_grad()
     def layer_states(self, x_dict: dict[str, torch.Tensor], adjacency: dict,
@@ -85,10 +82,7 @@ class HeteroFraudGNN(nn.Module):
         sum, not a stacked mean), but HeteroConv materialises every relation's output of a layer
         before averaging them, which at 1M reviews + 1M orders peaked above 12 GB.
         """
-        x_dict = dict(x_dict)
-        x_dict["review"] = torch.cat([x_dict["review"], review_text_projected], dim=-1)
-        h = {nt: torch.relu(self.inputs[nt](x)) for nt, x in x_dict.items()}
-        del x_dict
+        h = self.input_states(x_dict, review_text_projected)
         states = [h]
         for layer, conv in enumerate(self.convs):
             last = layer == len(self.convs) - 1

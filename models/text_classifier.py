@@ -797,7 +797,11 @@ class CombinedTextModel:
         ``per_text_fingerprint``) once ever: re-scoring a known text costs a lookup. Rows are
         float32 whether fresh or cached, so a warm run gives the same bytes as a cold one.
         """
-        texts = _clean_texts(texts)
+        return self._per_text_rows(_clean_texts(texts), cache, chunk)
+
+    def _per_text_rows(self, texts: list[str], cache: EmbeddingCache | None, chunk: int = PER_TEXT_CHUNK
+                       ) -> np.ndarray:
+        """``per_text_rows`` of texts already through ``_clean_texts``."""
         keys = text_keys(texts)
         unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         rows = np.empty((len(unique_keys), PER_TEXT_WIDTH), dtype=np.float32)
@@ -835,7 +839,7 @@ class CombinedTextModel:
         if not texts:
             empty = {c: np.zeros(0) for c in self.channels + ["combined", "near_duplicates"]}
             return {**empty, "projection": np.zeros((0, self.proj_dim), dtype=np.float32)}
-        rows = self.per_text_rows(texts, cache)
+        rows = self._per_text_rows(texts, cache)
         exact, near = duplicate_counts_from(np.ascontiguousarray(rows[:, _HASH_COLUMNS]).view(np.uint64).ravel(),
                                             np.ascontiguousarray(rows[:, _SIGNATURE_COLUMNS]).view(np.uint32))
         style_frame = assemble_style_features(rows[:, 1:1 + len(PER_TEXT_FEATURES)], ratings, exact, near)
