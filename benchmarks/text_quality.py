@@ -71,8 +71,8 @@ def run_fold(fold: int, train: np.ndarray, test: np.ndarray, texts: list[str], r
              frozen: np.ndarray, config) -> dict[str, np.ndarray | dict]:
     """Test-fold probabilities of every model (and timings) for one outer fold."""
     from models.stylometry import ARTEFACT_FEATURES, STYLE_FEATURES, stylometric_features
-    from models.text_classifier import (LOGIT_CLIP, FineTunedEncoder, LexicalModel, StyleModel, _logistic,
-                                        fit_stack, select_and_oof)
+    from models.text_classifier import (LOGIT_CLIP, BoostedStage, FineTunedEncoder, LexicalModel, StyleModel,
+                                        _logistic, fit_boosted_stack, fit_stack, select_and_oof)
 
     s = config.combined_settings()
     tr_texts, te_texts = [texts[i] for i in train], [texts[i] for i in test]
@@ -102,6 +102,8 @@ def run_fold(fold: int, train: np.ndarray, test: np.ndarray, texts: list[str], r
     out["finetuned_encoder"] = sigmoid(scores["encoder"])
     out["lexical_word_char_lr"] = sigmoid(scores["lexical"])
     out["stylometric_lr"] = sigmoid(scores["style"])
+    if "nb" in scores:
+        out["nb_char_lr"] = sigmoid(scores["nb"])
     out["report"] = model.report
 
     # int8: the same fitted model, its encoder dynamically quantised at scoring time.
@@ -133,6 +135,13 @@ def run_fold(fold: int, train: np.ndarray, test: np.ndarray, texts: list[str], r
     out["combined_without_artefact_features"] = stacked(style_oof, no_artefacts.decision_function(te_frame))
     out["combined_without_encoder"] = (sigmoid(scores["boosted"]) if "boosted" in scores
                                        else stacked(model.oof_["style"], scores["style"], with_encoder=False))
+    if "nb" in scores and "encoder" in scores:
+        # The shipped boosted stage and encoder stack, refitted without the NB-LR logit.
+        without_nb = BoostedStage(s.style_features, s.inner_folds, s.seed)
+        oof = without_nb.fit_oof(tr_frame, lex_oof, model.oof_["style"], y[train])
+        coef, intercept, _ = fit_boosted_stack(oof, y[train], hold, enc_hold, s.stack_C)
+        columns = [without_nb.decision_function(te_frame, scores["lexical"], scores["style"]), scores["encoder"]]
+        out["combined_without_nb"] = sigmoid(np.clip(np.column_stack(columns), -LOGIT_CLIP, LOGIT_CLIP) @ coef + intercept)
     out["stylometric_lr_without_artefact_features"] = sigmoid(no_artefacts.decision_function(te_frame))
     truncation = StyleModel(["ends_mid_sentence"], (1.0,), s.inner_folds, s.seed, representations=("raw",))
     truncation.fit_oof(tr_frame, y[train])
@@ -173,6 +182,10 @@ def markdown(result: dict, command: str) -> str:
         f"scores {result['extra']['combined_without_artefact_features']['accuracy']:.2%}: they contribute "
         f"{result['artefact_contribution']['accuracy_delta'] * 100:+.2f} accuracy points. (The character n-grams "
         "of the lexical channel still see punctuation and spacing, so this is a lower bound on what artefacts give.)",
+        *([f"- **NB-LR channel**: without it (the same boosted stage and encoder stack, refitted) the combined "
+           f"model scores {result['extra']['combined_without_nb']['accuracy']:.2%}; with it "
+           f"{result['models']['combined']['accuracy']:.2%}; alone {result['extra']['nb_char_lr']['accuracy']:.2%}."]
+          if "combined_without_nb" in result["extra"] else []),
         f"- Combined stacker weights (mean over folds): {result['stack_weights_mean']}.",
         f"- Wall time {result['wall_time_s'] / 60:.1f} min on {result['machine']} (torch threads: {result['threads']}; "
         f"load average {result['load_average_start']:.1f} at start - the cores were shared with other jobs).",

@@ -33,6 +33,8 @@ class GNNConfig(_Strict):
     layers: int = Field(2, ge=1, le=4)
     dropout: float = Field(0.2, ge=0, lt=1)
     text_dim: int = Field(32, ge=1, description="Size the text embedding is projected to before message passing.")
+    tree_head: bool = Field(True, description="Boosted trees over each scored node's features, blended with "
+                            "the GNN by validation AUPRC (models/tree_head.py); false = GNN alone.")
 
 
 class TrainConfig(_Strict):

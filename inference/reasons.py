@@ -6,7 +6,8 @@ Two sources are combined:
   account, card bursts, a machine-text probability when one is supplied);
 - **the model's attribution**: gradient x input of the GNN's logit with respect to the
   scored node's own input features (standardised, so the baseline is the training mean),
-  summed over readable feature families.
+  and, where the model has a tree head, the trees' per-feature contributions, the two weighed
+  by the blend; summed over readable feature families.
 
 Facts always rank above model-only reasons (a fact can be checked, a weight cannot), and
 among facts the one whose feature family the model leaned on most comes first. The rest of
@@ -152,6 +153,12 @@ def feature_attributions(model, inputs, explain: dict[str, np.ndarray]) -> dict[
             [feature_family(nt, c) for c in columns], sort=True).sum().T
         if own_text is not None:
             frame["text_content"] = (grads[1] * (own_text - bias)).detach().numpy().sum(axis=1)
+        weight = model.tree_head.weights.get(nt, 0.0) if model.tree_head is not None else 0.0
+        if weight > 0 and len(idx):
+            trees = model.tree_head.contributions(nt, inputs.features[nt].iloc[idx])
+            trees = trees.T.groupby([feature_family(nt, c) for c in trees.columns], sort=True).sum().T
+            frame = frame.reset_index(drop=True).mul(1 - weight).add(trees.reset_index(drop=True).mul(weight),
+                                                                     fill_value=0.0)
         frame.index = pd.Index(inputs.graph.ids[nt][idx], dtype="string", name="id")
         out[nt] = frame.astype(np.float64)
     return out

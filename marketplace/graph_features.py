@@ -39,7 +39,7 @@ VELOCITY_WINDOWS = {"1h": 3_600, "1d": 86_400, "7d": 604_800}
 # Prior pseudo-count for the neighbour fraud share, so one labelled neighbour is not a verdict.
 LABEL_SMOOTHING = 1.0
 # Label features come out-of-fold (see label_features).
-LABEL_FOLDS = 5
+LABEL_FOLDS = 10
 
 
 @dataclass

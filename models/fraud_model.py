@@ -27,9 +27,11 @@ from marketplace.graph import SCORED_NODE_TYPES, MarketplaceGraph, build_graph
 from models.gnn import HeteroFraudGNN, mean_adjacency
 from models.text_classifier import CombinedTextModel
 from models.text_encoder import TextEncoder
+from models.tree_head import TreeHead
 
 FEATURE_CLIP = 5.0
 TEXT_MODEL_DIR = "text_model"
+TREE_HEAD_DIR = "tree_head"
 TEXT_PROBABILITY = "text_fake_probability"
 
 
@@ -149,8 +151,9 @@ def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 class FraudLensModel:
     def __init__(self, gnn: HeteroFraudGNN, scaler: FeatureScaler, architecture: dict, encoder_dir: Path,
                  encoder_settings: dict, calibration: dict[str, tuple[float, float]] | None = None,
-                 text_model: CombinedTextModel | None = None):
+                 text_model: CombinedTextModel | None = None, tree_head: TreeHead | None = None):
         self.gnn = gnn.eval()
+        self.tree_head = tree_head
         self.text_model = text_model
         self.scaler = scaler
         self.calibration = {nt: tuple(ab) for nt, ab in (calibration or {}).items()}
@@ -183,7 +186,8 @@ class FraudLensModel:
 
     @torch.no_grad()
     def logits(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
-        """Review and order logits over the whole graph, layer by layer (``HeteroFraudGNN.layer_states``).
+        """Review and order logits over the whole graph, layer by layer (``HeteroFraudGNN.layer_states``),
+        blended with the tree head's when there is one (``models/tree_head.py``).
 
         The states before the last layer stay on ``inputs`` (``inputs.layer_states``) for the
         attributions of the flagged nodes, which need their neighbours' states.
@@ -192,7 +196,10 @@ class FraudLensModel:
                                        self.projected_text(inputs))
         logits = self.gnn.head_logits(states)
         inputs.layer_states = states[:-1]
-        return logits
+        if self.tree_head is None:
+            return logits
+        return {nt: torch.from_numpy(self.tree_head.blended_logits(nt, inputs.features[nt], logits[nt].numpy()))
+                for nt in SCORED_NODE_TYPES}
 
     def inputs(self, tables: dict[str, pd.DataFrame], encoder: TextEncoder | None = None,
                reporter: Reporter | None = None) -> ModelInputs:
@@ -233,6 +240,8 @@ class FraudLensModel:
         }, indent=1, sort_keys=True))
         if self.text_model is not None:
             self.text_model.save(directory / TEXT_MODEL_DIR)
+        if self.tree_head is not None:
+            self.tree_head.save(directory / TREE_HEAD_DIR)
         if self.text_model is None or self.text_model.encoder is None:
             # The encoder travels with the model so a registered version is self-contained (a
             # text model's fine-tuned encoder, in text_model/encoder, is stored once, there).
@@ -251,8 +260,9 @@ class FraudLensModel:
             text_model = CombinedTextModel.load(directory / TEXT_MODEL_DIR)
             if text_model.encoder is not None:
                 encoder_dir = text_model.encoder.directory
+        tree_head = TreeHead.load(directory / TREE_HEAD_DIR) if (directory / TREE_HEAD_DIR).is_dir() else None
         return cls(gnn, FeatureScaler(**meta["scaler"]), meta["architecture"], encoder_dir,
-                   meta["encoder_settings"], meta.get("calibration"), text_model)
+                   meta["encoder_settings"], meta.get("calibration"), text_model, tree_head)
 
 
 def architecture_for(inputs: ModelInputs, hidden: int, layers: int, dropout: float, text_dim: int) -> dict:

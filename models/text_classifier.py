@@ -52,12 +52,15 @@ LOGIT_CLIP = 15.0
 HEAD_FILE = "classifier_head.safetensors"
 HEAD_META = "classifier.json"
 TRAINING_KEYS = "training_text_keys.npy"
-# Per-text rows (``CombinedTextModel.per_text_rows``): lexical logit, the text-only style
-# features, the 64-bit token-sequence hash as two float32 cells, the MinHash as NUM_PERM cells.
-PER_TEXT_LAYOUT = f"v1;lexical;{','.join(PER_TEXT_FEATURES)};token_hash64;minhash{NUM_PERM}x32"
-_HASH_COLUMNS = slice(1 + len(PER_TEXT_FEATURES), 3 + len(PER_TEXT_FEATURES))
-_SIGNATURE_COLUMNS = slice(3 + len(PER_TEXT_FEATURES), 3 + len(PER_TEXT_FEATURES) + NUM_PERM)
-PER_TEXT_WIDTH = 3 + len(PER_TEXT_FEATURES) + NUM_PERM
+# Per-text rows (``CombinedTextModel.per_text_rows``): lexical and NB-lexical logits (0 without
+# an NB channel), the text-only style features, the 64-bit token-sequence hash as two float32
+# cells, the MinHash as NUM_PERM cells.
+PER_TEXT_LAYOUT = f"v2;lexical;nb;{','.join(PER_TEXT_FEATURES)};token_hash64;minhash{NUM_PERM}x32"
+_LOGIT_COLUMNS = 2
+_STYLE_COLUMNS = slice(_LOGIT_COLUMNS, _LOGIT_COLUMNS + len(PER_TEXT_FEATURES))
+_HASH_COLUMNS = slice(_STYLE_COLUMNS.stop, _STYLE_COLUMNS.stop + 2)
+_SIGNATURE_COLUMNS = slice(_HASH_COLUMNS.stop, _HASH_COLUMNS.stop + NUM_PERM)
+PER_TEXT_WIDTH = _SIGNATURE_COLUMNS.stop
 PER_TEXT_CHUNK = 8192  # texts per cache shard: a killed run keeps what it finished
 
 
@@ -420,6 +423,28 @@ def select_and_oof(X, y: np.ndarray, C_grid: Sequence[float], n_folds: int, seed
     return best[1], best[2]
 
 
+def _save_linear(path: Path, coef: np.ndarray, intercept: float, **arrays) -> None:
+    """A hashed linear model as npz: its non-zero coefficients (most hashed columns are unused)."""
+    nonzero = np.flatnonzero(coef)
+    np.savez_compressed(path, coef_index=nonzero, coef_value=coef[nonzero], coef_size=len(coef),
+                        intercept=intercept, **arrays)
+
+
+def _load_linear(data) -> tuple[np.ndarray, float]:
+    coef = np.zeros(int(data["coef_size"]), dtype=np.float64)
+    coef[data["coef_index"]] = data["coef_value"]
+    return coef, float(data["intercept"])
+
+
+def _from_config(cls, config: dict):
+    """An unfitted ``cls`` from its ``config()`` (lists back to tuples), with the chosen C."""
+    config = dict(config)
+    C = config.pop("C", None)
+    model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+    model.C = C
+    return model
+
+
 class LexicalModel:
     """Word n-gram (+ char n-gram) TF-IDF with sublinear tf, hashed into fixed-size spaces, + logistic regression.
 
@@ -484,9 +509,7 @@ class LexicalModel:
         return self._tfidf(self._counts(texts)) @ self.coef + self.intercept
 
     def save(self, path: Path) -> None:
-        nonzero = np.flatnonzero(self.coef)
-        np.savez_compressed(path, coef_index=nonzero, coef_value=self.coef[nonzero], coef_size=len(self.coef),
-                            intercept=self.intercept, **{f"idf{i}": idf for i, idf in enumerate(self.idf)})
+        _save_linear(path, self.coef, self.intercept, **{f"idf{i}": idf for i, idf in enumerate(self.idf)})
 
     def config(self) -> dict:
         return {"word_ngrams": list(self.word_ngrams), "char_ngrams": list(self.char_ngrams) if self.char_ngrams else None,
@@ -495,15 +518,82 @@ class LexicalModel:
 
     @classmethod
     def load(cls, path: Path, config: dict) -> "LexicalModel":
-        config = dict(config)
-        C = config.pop("C", None)
-        model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
-        model.C = C
+        model = _from_config(cls, config)
         with np.load(path) as data:
-            model.coef = np.zeros(int(data["coef_size"]), dtype=np.float64)
-            model.coef[data["coef_index"]] = data["coef_value"]
-            model.intercept = float(data["intercept"])
+            model.coef, model.intercept = _load_linear(data)
             model.idf = [data[f"idf{i}"] for i in range(2 if model.char_ngrams else 1)]
+        return model
+
+
+class NaiveBayesLexicalModel:
+    """NB-LR (Wang & Manning 2012) over binary character n-grams: each n-gram present in a text
+    is weighted by its naive-Bayes log-count ratio between the classes, then logistic regression.
+
+    The ratio scales rare but one-sided n-grams up, which TF-IDF does not: a second lexical view
+    that errs elsewhere. Salminen 5-fold CV, its logit added to the boosted stage: 95.50 % ->
+    95.77 % without the encoder. N-grams in fewer than two training texts get no weight (the
+    ratio of a single occurrence is noise). Hashed like ``LexicalModel``, and the ratio and the
+    coefficients fold into one weight vector: nothing to pickle.
+    """
+
+    def __init__(self, char_ngrams: tuple[int, int] = (2, 5), char_bits: int = 21,
+                 C_grid: Sequence[float] = (0.1, 1.0, 4.0, 16.0), folds: int = 5, seed: int = 0):
+        self.char_ngrams, self.char_bits = tuple(char_ngrams), char_bits
+        self.C_grid, self.folds, self.seed = tuple(C_grid), folds, seed
+        self.weight: np.ndarray | None = None
+        self.intercept = 0.0
+        self.C: float | None = None
+
+    def _binary(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        vectorizer = HashingVectorizer(analyzer="char", ngram_range=self.char_ngrams, n_features=1 << self.char_bits,
+                                       alternate_sign=False, norm=None, binary=True, lowercase=True, dtype=np.float64)
+        return vectorizer.transform(["" if t is None else str(t) for t in texts]).tocsr()
+
+    @staticmethod
+    def _ratio(X: sparse.csr_matrix, y: np.ndarray) -> np.ndarray:
+        fake = np.asarray(X[y == 1].sum(axis=0)).ravel()
+        genuine = np.asarray(X[y == 0].sum(axis=0)).ravel()
+        ratio = np.log((1.0 + fake) / (1.0 + fake.sum())) - np.log((1.0 + genuine) / (1.0 + genuine.sum()))
+        return np.where(fake + genuine >= 2, ratio, 0.0)
+
+    def _fit(self, X: sparse.csr_matrix, y: np.ndarray, C: float) -> tuple[np.ndarray, float]:
+        ratio = self._ratio(X, y)
+        present = np.flatnonzero(ratio)
+        fit = _logistic(C, True).fit(X[:, present] @ sparse.diags(ratio[present]), y)
+        weight = np.zeros(X.shape[1])
+        weight[present] = fit.coef_[0] * ratio[present]
+        return weight, float(fit.intercept_[0])
+
+    def fit_oof(self, texts: Sequence[str], y: np.ndarray) -> np.ndarray:
+        """Chooses C by inner-CV log-loss (ratios refitted per inner fold); returns out-of-fold
+        logits, then refits on everything."""
+        X, y = self._binary(texts), np.asarray(y, dtype=int)
+        oof = {C: np.zeros(len(y)) for C in self.C_grid}
+        for train_idx, test_idx in _folds(y, self.folds, self.seed):
+            for C in self.C_grid:
+                weight, intercept = self._fit(X[train_idx], y[train_idx], C)
+                oof[C][test_idx] = X[test_idx] @ weight + intercept
+        self.C = min(self.C_grid, key=lambda C: float(np.mean(np.logaddexp(0, oof[C]) - y * oof[C])))
+        self.weight, self.intercept = self._fit(X, y, self.C)
+        return oof[self.C]
+
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        return self._binary(texts) @ self.weight + self.intercept
+
+    def save(self, path: Path) -> None:
+        _save_linear(path, self.weight, self.intercept)
+
+    def config(self) -> dict:
+        return {"char_ngrams": list(self.char_ngrams), "char_bits": self.char_bits, "C_grid": list(self.C_grid),
+                "folds": self.folds, "seed": self.seed, "C": self.C}
+
+    @classmethod
+    def load(cls, path: Path, config: dict) -> "NaiveBayesLexicalModel":
+        model = _from_config(cls, config)
+        with np.load(path) as data:
+            model.weight, model.intercept = _load_linear(data)
         return model
 
 
@@ -651,6 +741,7 @@ class CombinedSettings:
     inner_folds: int = 5                   # out-of-fold predictions of the lexical and style models
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] | None = (2, 5)
+    nb_char_ngrams: tuple[int, int] | None = (2, 5)  # NB-LR channel (boosted stacker only); None: off
     lexical_C_grid: tuple[float, ...] = (2.0, 8.0, 32.0, 128.0, 512.0)
     style_C_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)
     style_features: tuple[str, ...] = STYLE_FEATURES
@@ -660,6 +751,7 @@ class CombinedSettings:
 
 
 BOOSTED_FILE = "boosted_stage.json"
+NB_FILE = "nb_lexical.npz"
 
 
 class CombinedTextModel:
@@ -679,6 +771,7 @@ class CombinedTextModel:
         self.settings = settings or CombinedSettings()
         self.quantize, self.cache_dir, self.batch_size, self.threads = quantize, cache_dir, batch_size, threads
         self.lexical: LexicalModel | None = None
+        self.nb: NaiveBayesLexicalModel | None = None
         self.style: StyleModel | None = None
         self.encoder: FineTunedEncoder | None = None
         self.stack_coef: np.ndarray | None = None
@@ -692,8 +785,13 @@ class CombinedTextModel:
 
     # -- fitting -----------------------------------------------------------------------------
     @property
+    def uses_nb(self) -> bool:
+        return self.settings.nb_char_ngrams is not None and self.settings.stacker == "boosted"
+
+    @property
     def channels(self) -> list[str]:
-        return ["lexical", "style"] + (["encoder"] if self.settings.use_encoder else [])
+        return (["lexical"] + (["nb"] if self.uses_nb else []) + ["style"]
+                + (["encoder"] if self.settings.use_encoder else []))
 
     @property
     def proj_dim(self) -> int:
@@ -735,6 +833,10 @@ class CombinedTextModel:
         oof_lex = self.lexical.fit_oof(texts, y)
         note("lexical", {"C": self.lexical.C, "seconds": time.perf_counter() - started})
         self.oof_ = {"lexical": oof_lex, "style": oof_style}
+        if self.uses_nb:
+            self.nb = NaiveBayesLexicalModel(s.nb_char_ngrams, folds=s.inner_folds, seed=s.seed)
+            self.oof_["nb"] = self.nb.fit_oof(texts, y)
+            note("nb-lexical", {"C": self.nb.C, "seconds": time.perf_counter() - started})
 
         idx = np.arange(len(texts))
         enc_hold = None
@@ -752,7 +854,7 @@ class CombinedTextModel:
             hold, tune, val = idx[:0], idx[:0], idx[:0]
         if s.stacker == "boosted":
             self.boosted = BoostedStage(s.style_features, s.inner_folds, s.seed)
-            oof_boosted = self.boosted.fit_oof(frame, oof_lex, oof_style, y)
+            oof_boosted = self.boosted.fit_oof(frame, self._lexical_logits(self.oof_), oof_style, y)
             self.oof_["boosted"] = oof_boosted
             self.stack_coef, self.stack_intercept, stages = fit_boosted_stack(oof_boosted, y, hold, enc_hold,
                                                                               s.stack_C)
@@ -760,7 +862,7 @@ class CombinedTextModel:
             self.stack_coef, self.stack_intercept, stages = fit_stack(oof_lex, oof_style, y, hold, enc_hold, s.stack_C)
         self.report = {
             "n_train": len(texts), "n_finetune": len(tune), "n_finetune_val": len(val), "n_stack": len(hold),
-            "lexical_C": self.lexical.C, "style_C": self.style.C, "style_representation": self.style.representation,
+            "lexical_C": self.lexical.C, "nb_C": self.nb.C if self.nb else None, "style_C": self.style.C, "style_representation": self.style.representation,
             "stack_weights": dict(zip(self.stack_inputs, self.stack_coef.round(4).tolist())), "stack_stages": stages,
             "stack_intercept": round(self.stack_intercept, 4),
             "finetune_best_epoch": self.encoder.meta.get("best_epoch") if self.encoder else None,
@@ -769,6 +871,10 @@ class CombinedTextModel:
         }
         note("done", self.report)
         return self
+
+    def _lexical_logits(self, logits: dict[str, np.ndarray]) -> np.ndarray:
+        """The boosted stage's lexical input: the TF-IDF logit, and the NB-LR logit when there is one."""
+        return np.column_stack([logits["lexical"]] + ([logits["nb"]] if self.uses_nb else []))
 
     def _load_encoder(self, directory: Path) -> FineTunedEncoder:
         return FineTunedEncoder(directory, quantize=self.quantize, cache_dir=self.cache_dir,
@@ -781,16 +887,21 @@ class CombinedTextModel:
 
     @property
     def per_text_fingerprint(self) -> str:
-        """Identifies what ``per_text_rows`` computes (the lexical model's numbers and the row
+        """Identifies what ``per_text_rows`` computes (the lexical models' numbers and the row
         layout), so cached rows are never served to a different model or layout."""
-        digest = hashlib.sha256(f"{PER_TEXT_LAYOUT};{json.dumps(self.lexical.config(), sort_keys=True)}".encode())
-        for array in (*self.lexical.idf, self.lexical.coef, np.array([self.lexical.intercept])):
+        nb_config = self.nb.config() if self.nb else None
+        digest = hashlib.sha256(f"{PER_TEXT_LAYOUT};{json.dumps(self.lexical.config(), sort_keys=True)};"
+                                f"{json.dumps(nb_config, sort_keys=True)}".encode())
+        arrays = [*self.lexical.idf, self.lexical.coef, np.array([self.lexical.intercept])]
+        if self.nb:
+            arrays += [self.nb.weight, np.array([self.nb.intercept])]
+        for array in arrays:
             digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
         return "textrows-" + digest.hexdigest()[:16]
 
     def per_text_rows(self, texts: Sequence[str], cache: EmbeddingCache | None = None,
                       chunk: int = PER_TEXT_CHUNK) -> np.ndarray:
-        """float32 [n, PER_TEXT_WIDTH] for ``texts``: lexical logit, ``PER_TEXT_FEATURES``,
+        """float32 [n, PER_TEXT_WIDTH] for ``texts``: lexical and NB logits, ``PER_TEXT_FEATURES``,
         then the duplicate-counting fingerprint (token hash, MinHash) stored bit for bit.
 
         Each distinct text is computed once, and with a ``cache`` (keyed by text hash, under
@@ -817,7 +928,8 @@ class CombinedTextModel:
             token_hash, signatures = text_fingerprints(part_texts)
             block = np.empty((len(part), PER_TEXT_WIDTH), dtype=np.float32)
             block[:, 0] = self.lexical.decision_function(part_texts)
-            block[:, 1:1 + len(PER_TEXT_FEATURES)] = per_text_style(part_texts)
+            block[:, 1] = self.nb.decision_function(part_texts) if self.nb else 0.0
+            block[:, _STYLE_COLUMNS] = per_text_style(part_texts)
             block[:, _HASH_COLUMNS] = token_hash.reshape(-1, 1).view(np.float32)
             block[:, _SIGNATURE_COLUMNS] = signatures.view(np.float32)
             rows[part] = block
@@ -842,11 +954,13 @@ class CombinedTextModel:
         rows = self._per_text_rows(texts, cache)
         exact, near = duplicate_counts_from(np.ascontiguousarray(rows[:, _HASH_COLUMNS]).view(np.uint64).ravel(),
                                             np.ascontiguousarray(rows[:, _SIGNATURE_COLUMNS]).view(np.uint32))
-        style_frame = assemble_style_features(rows[:, 1:1 + len(PER_TEXT_FEATURES)], ratings, exact, near)
+        style_frame = assemble_style_features(rows[:, _STYLE_COLUMNS], ratings, exact, near)
         out = {"lexical": rows[:, 0].astype(np.float64), "style": self.style.decision_function(style_frame),
                "near_duplicates": near}
+        if self.nb is not None:
+            out["nb"] = rows[:, 1].astype(np.float64)
         if self.boosted is not None:
-            out["boosted"] = self.boosted.decision_function(style_frame, out["lexical"], out["style"])
+            out["boosted"] = self.boosted.decision_function(style_frame, self._lexical_logits(out), out["style"])
         if self.encoder is not None:
             out["encoder"], out["projection"] = self.encoder.features(texts, embeddings, embedding_rows)
         else:
@@ -878,6 +992,8 @@ class CombinedTextModel:
         directory.mkdir(parents=True, exist_ok=True)
         settings = asdict(self.settings)
         self.lexical.save(directory / "lexical.npz")
+        if self.nb is not None:
+            self.nb.save(directory / NB_FILE)
         np.save(directory / TRAINING_KEYS, self.training_keys)
         if self.boosted is not None:
             self.boosted.save(directory / BOOSTED_FILE)
@@ -886,7 +1002,8 @@ class CombinedTextModel:
         (directory / "model.json").write_text(json.dumps({
             "format_version": FORMAT_VERSION, "kind": "fraudlens-combined-text-model", "settings": settings,
             "channels": self.channels, "feature_names": self.feature_names,
-            "lexical": self.lexical.config(), "style": self.style.to_dict(),
+            "lexical": self.lexical.config(), "nb": self.nb.config() if self.nb else None,
+            "style": self.style.to_dict(),
             "stack": {"coef": self.stack_coef.tolist(), "intercept": self.stack_intercept}, "report": self.report,
         }, indent=1, default=str))
         return directory
@@ -900,14 +1017,17 @@ class CombinedTextModel:
             raise ValueError(f"{directory}: text model format {meta.get('format_version')}, expected {FORMAT_VERSION}")
         raw = dict(meta["settings"])
         raw.setdefault("stacker", "linear")  # saved before the boosted stage existed
+        raw.setdefault("nb_char_ngrams", None)  # saved before the NB-LR channel existed
         finetune = FineTuneSettings(**raw.pop("finetune"))
-        for key in ("word_ngrams", "char_ngrams", "lexical_C_grid", "style_C_grid", "style_features"):
+        for key in ("word_ngrams", "char_ngrams", "nb_char_ngrams", "lexical_C_grid", "style_C_grid", "style_features"):
             if raw.get(key) is not None:
                 raw[key] = tuple(raw[key])
         model = cls(CombinedSettings(finetune=finetune, **raw), quantize=quantize, cache_dir=cache_dir,
                     batch_size=batch_size, threads=threads)
         model.lexical = LexicalModel.load(directory / "lexical.npz", meta["lexical"])
         model.style = StyleModel.from_dict(meta["style"])
+        if model.uses_nb:
+            model.nb = NaiveBayesLexicalModel.load(directory / NB_FILE, meta["nb"])
         if model.settings.use_encoder:
             model.encoder = model._load_encoder(directory / "encoder")
         if model.settings.stacker == "boosted":

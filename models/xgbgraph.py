@@ -17,8 +17,10 @@ DEFAULT_PARAMS = {
     "objective": "binary:logistic",
     "eval_metric": "aucpr",
     "tree_method": "hist",
-    "max_depth": 6,
-    "learning_rate": 0.1,
+    # Shallow trees and a small step, chosen on the benchmark's select rows (mean select AUROC,
+    # seeds 0-4: YelpChi 0.8492 -> 0.8509, S-FFSD 0.9450 -> 0.9477, against depth 6 at 0.1).
+    "max_depth": 4,
+    "learning_rate": 0.03,
     "subsample": 0.8,
     "colsample_bytree": 0.5,
     "min_child_weight": 2,
@@ -29,8 +31,8 @@ DEFAULT_PARAMS = {
 @dataclass
 class XGBGraph:
     params: dict = field(default_factory=dict)
-    num_boost_round: int = 1000
-    early_stopping_rounds: int = 50
+    num_boost_round: int = 3000
+    early_stopping_rounds: int = 100
     threads: int = 1
     seed: int = 0
     booster: xgb.Booster | None = None

@@ -57,6 +57,10 @@ def test_training_run_and_registered_alias_are_in_mlflow(pipeline):
     for entity in ("review", "order"):
         for metric in ("auroc", "auprc"):
             assert 0 <= run.data.metrics[f"final_val_{entity}_{metric}"] <= 1
+        # The tree head's blend weight was chosen on validation, never worse than the GNN alone there.
+        metrics = run.data.metrics
+        assert metrics[f"final_val_{entity}_tree_head_weight"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+        assert metrics[f"final_val_{entity}_blend_auprc"] >= metrics[f"final_val_{entity}_gnn_auprc"]
     assert len(client.get_metric_history(trained["run_id"], "train_loss")) == trained["epochs_run"]
 
 

@@ -1,4 +1,4 @@
-"""The graph benchmark's bookkeeping: metrics, blend grid and its own section of docs/benchmarks.md."""
+"""The graph benchmark's bookkeeping: metrics and its own section of docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -21,12 +21,6 @@ def test_recall_at_k_counts_positives_among_the_top_k():
     metrics = graph_quality.evaluate(y, p, threshold=0.5)
     assert metrics["recall_at_k"] == 2 / 3  # top 3 = 0.9 (1), 0.8 (0), 0.7 (1)
     assert abs(metrics["auroc"] - 5 / 9) < 1e-12  # 5 of 9 positive-negative pairs ordered right
-
-
-def test_blend_weights_cover_the_simplex():
-    weights = graph_quality.blend_weights(0.5)
-    assert all(abs(sum(w) - 1) < 1e-9 and min(w) >= 0 for w in weights)
-    assert {(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (0.5, 0.5, 0.0)} <= set(weights)
 
 
 def test_split_is_stratified_disjoint_and_seeded():

@@ -174,3 +174,26 @@ def test_feature_attributions_are_family_sums_and_deterministic():
     # Gradient x input over the families adds up to the total over the features.
     x = model.scaler.transform(inputs.features)
     assert np.isfinite(first["review"].to_numpy()).all() and x["review"].shape[1] > 0
+
+
+def test_a_tree_head_mixes_its_contributions_in_at_its_blend_weight():
+    from models.tree_head import TreeHead
+
+    tables = _marketplace()
+    model, inputs = _tiny_model(tables)
+    explain = {"order": np.arange(len(inputs.graph.ids["order"]))}
+    gnn_only = feature_attributions(model, inputs, explain)["order"]
+    logits = model.logits(inputs)
+    n = len(inputs.graph.ids["order"])
+    y = (np.arange(n) % 2).astype(float)  # both classes in training and validation
+    features = inputs.features["order"]
+    model.tree_head = TreeHead.fit({"order": features}, {"order": logits["order"].numpy()},
+                                   {"order": (np.arange(n), y)}, {"order": (np.arange(n), y)})
+    model.tree_head.weights["order"] = 0.5
+    mixed = feature_attributions(model, inputs, explain)["order"]
+    trees = model.tree_head.contributions("order", features)
+    trees = trees.T.groupby([R.feature_family("order", c) for c in trees.columns]).sum().T
+    expected = gnn_only.reset_index(drop=True).mul(0.5).add(trees.reset_index(drop=True).mul(0.5), fill_value=0.0)
+    assert list(mixed.index) == list(gnn_only.index)
+    np.testing.assert_allclose(mixed[expected.columns].to_numpy(), expected.to_numpy(), atol=1e-9)
+    assert not np.allclose(mixed[expected.columns].to_numpy(), gnn_only[expected.columns].to_numpy())

@@ -12,7 +12,7 @@ import torch
 from models.stylometry import (ARTEFACT_FEATURES, STYLE_FEATURES, duplicate_counts, ends_mid_sentence,
                                sentiment_score, stylometric_features, words)
 from models.text_classifier import (CombinedSettings, CombinedTextModel, FineTuneSettings, FineTunedEncoder,
-                                    fine_tune, length_bucketed_batches)
+                                    NaiveBayesLexicalModel, fine_tune, length_bucketed_batches)
 from models.text_encoder import TextEncoder, default_model_dir
 
 SALMINEN = Path(os.environ.get("FRAUDLENS_SALMINEN", Path(__file__).resolve().parents[2] / "shared" / "data" /
@@ -172,7 +172,8 @@ def test_combined_model_beats_chance_clearly(fitted):
     assert ((p >= 0.5) == y).mean() >= 0.85
     assert model.report["n_stack"] > 0 and set(model.report["stack_weights"]) == {"boosted", "encoder"}
     z = model.transform(test["text"].tolist(), test["rating"].tolist())
-    assert z.shape == (len(test), len(model.feature_names)) == (len(test), TINY_FINETUNE.proj_dim + 4)
+    assert z.shape == (len(test), len(model.feature_names)) == (len(test), TINY_FINETUNE.proj_dim + 5)
+    assert model.channels == ["lexical", "nb", "style", "encoder"]
     assert z.dtype == np.float32 and np.isfinite(z).all()
 
 
@@ -290,6 +291,8 @@ def test_both_stackers_learn_and_survive_save_load_without_an_encoder(stacker, t
     settings = CombinedSettings(use_encoder=False, inner_folds=3, stacker=stacker, seed=0)
     model = CombinedTextModel(settings).fit(data["text"][train].tolist(), data["rating"][train].to_numpy(), y[train])
     assert set(model.report["stack_weights"]) == ({"boosted"} if stacker == "boosted" else {"lexical", "style"})
+    # The NB-LR channel feeds the boosted stage only.
+    assert ("nb" in model.channels) == (stacker == "boosted") and (model.nb is not None) == (stacker == "boosted")
     test_texts, test_ratings = data["text"][~train].tolist(), data["rating"][~train].to_numpy()
     p = model.predict_proba(test_texts, test_ratings)
     assert ((p >= 0.5) == y[~train]).mean() >= 0.8
@@ -297,3 +300,39 @@ def test_both_stackers_learn_and_survive_save_load_without_an_encoder(stacker, t
     np.testing.assert_array_equal(reloaded.predict_proba(test_texts, test_ratings), p)
     assert reloaded.seen_in_training(data["text"][train].tolist()[:5]).all()
     assert not reloaded.seen_in_training(["a text nobody ever trained on, surely"]).any()
+
+
+def test_nb_lexical_model_learns_ignores_single_ngrams_and_round_trips(tmp_path):
+    data = synthetic_reviews(240, seed=5)
+    y = (data["label"] == "CG").astype(int).to_numpy()
+    train = np.arange(len(data)) < 180
+    texts = data["text"].tolist()
+    model = NaiveBayesLexicalModel((2, 4), char_bits=18, folds=3)
+    oof = model.fit_oof([texts[i] for i in np.flatnonzero(train)], y[train])
+    assert model.C in model.C_grid and ((oof > 0) == y[train]).mean() >= 0.8
+    test = [texts[i] for i in np.flatnonzero(~train)]
+    assert ((model.decision_function(test) > 0) == y[~train]).mean() >= 0.8
+    # An n-gram found in a single training text gets no weight ("cd"); one found in two does ("ab").
+    ratio = NaiveBayesLexicalModel._ratio(model._binary(["ab", "ab", "cd"]), np.array([1, 0, 1]))
+    single = model._binary(["cd"]).indices
+    assert (ratio[single] == 0).all() and (ratio[model._binary(["ab"]).indices] != 0).any()
+    model.save(tmp_path / "nb.npz")
+    loaded = NaiveBayesLexicalModel.load(tmp_path / "nb.npz", model.config())
+    np.testing.assert_array_equal(loaded.decision_function(test), model.decision_function(test))
+
+
+def test_a_text_model_saved_before_the_nb_channel_still_loads(tmp_path):
+    """Models registered before the NB-LR channel have no nb_char_ngrams setting: they load without it."""
+    import json
+
+    data = synthetic_reviews(120, seed=2)
+    y = (data["label"] == "CG").astype(int).to_numpy()
+    settings = CombinedSettings(use_encoder=False, inner_folds=3, nb_char_ngrams=None)
+    model = CombinedTextModel(settings).fit(data["text"].tolist(), data["rating"].to_numpy(), y)
+    directory = model.save(tmp_path / "old")
+    meta = json.loads((directory / "model.json").read_text())
+    del meta["settings"]["nb_char_ngrams"]
+    (directory / "model.json").write_text(json.dumps(meta))
+    loaded = CombinedTextModel.load(directory)
+    assert loaded.nb is None and "nb" not in loaded.channels
+    np.testing.assert_array_equal(loaded.predict_proba(data["text"].tolist()), model.predict_proba(data["text"].tolist()))

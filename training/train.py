@@ -25,6 +25,7 @@ from models.fraud_model import (FeatureScaler, FraudLensModel, ModelInputs, arch
 from models.pyfunc import SELLER_REVIEWS_EXAMPLE, SELLER_REVIEWS_SIGNATURE
 from models.text_classifier import CombinedTextModel
 from models.text_encoder import TextEncoder
+from models.tree_head import TreeHead
 from training.mlflow_utils import configure_tracking, flatten_params
 
 log = logging.getLogger(__name__)
@@ -135,10 +136,33 @@ def fit_gnn(config: FraudLensConfig, inputs: ModelInputs, scaler: FeatureScaler,
     gnn.eval()
     with torch.inference_mode():
         logits = gnn(x, edges, inputs.review_text)
+    tree_head, head_metrics = None, {}
+    if config.gnn.tree_head:
+        tree_head, logits, head_metrics = fit_tree_head(inputs, logits, split, config.train.seed)
     calibration, calibration_metrics = calibrate(logits, split)
     encoder_settings = {"max_length": encoder.max_length, **config.encoder.runtime()}
-    model = FraudLensModel(gnn, scaler, arch, encoder.model_dir, encoder_settings, calibration, text_model)
-    return model, epoch, {**best_metrics, **calibration_metrics}
+    model = FraudLensModel(gnn, scaler, arch, encoder.model_dir, encoder_settings, calibration, text_model, tree_head)
+    return model, epoch, {**best_metrics, **head_metrics, **calibration_metrics}
+
+
+def fit_tree_head(inputs: ModelInputs, gnn_logits: dict[str, torch.Tensor], split: LabelSplit, seed: int
+                  ) -> tuple[TreeHead, dict[str, torch.Tensor], dict[str, float]]:
+    """The boosted-tree head on the training split (early stopping and blend weight on validation);
+    returns it, the blended logits the calibration is fitted on, and its validation numbers."""
+    features = {nt: inputs.features[nt] for nt in SCORED_NODE_TYPES}
+    part = lambda idx, y: {nt: (idx[nt].numpy(), y[nt].numpy()) for nt in SCORED_NODE_TYPES}  # noqa: E731
+    head = TreeHead.fit(features, {nt: v.numpy() for nt, v in gnn_logits.items()},
+                        part(split.train_idx, split.train_y), part(split.val_idx, split.val_y),
+                        threads=torch.get_num_threads(), seed=seed)
+    blended = {nt: torch.from_numpy(head.blended_logits(nt, features[nt], gnn_logits[nt].numpy()))
+               for nt in SCORED_NODE_TYPES}
+    metrics = {f"val_{nt}_tree_head_weight": w for nt, w in head.weights.items()}
+    metrics.update({f"val_{nt}_{name}": v for nt, values in head.validation.items() for name, v in values.items()})
+    # The calibrated model's validation ranking, blended: what the registered model will score.
+    metrics.update({f"val_{nt}_{name}": v for nt in SCORED_NODE_TYPES if len(split.val_idx[nt])
+                    for name, v in ranking_metrics(split.val_y[nt].numpy(),
+                                                   blended[nt][split.val_idx[nt]].numpy()).items()})
+    return head, blended, metrics
 
 
 def calibrate(logits: dict[str, torch.Tensor], split: LabelSplit) -> tuple[dict, dict[str, float]]:

@@ -80,6 +80,8 @@ class StackingConfig(_Strict):
     inner_folds: int = Field(5, ge=2, description="Out-of-fold predictions of the lexical and stylometric models.")
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] | None = (2, 5)
+    nb_char_ngrams: tuple[int, int] | None = Field((2, 5), description="Character n-grams of the NB-LR channel "
+                                                   "(naive-Bayes-weighted, boosted stacker only); null = off.")
     lexical_C_grid: list[float] = [2.0, 8.0, 32.0, 128.0, 512.0]
     style_C_grid: list[float] = [0.01, 0.1, 1.0, 10.0, 100.0]
     exclude_style_features: list[str] = Field([], description="Stylometric features left out, e.g. the artefact detectors.")
@@ -122,6 +124,7 @@ class TextModelConfig(_Strict):
             val_fraction=self.stacking.val_fraction, inner_folds=self.stacking.inner_folds,
             word_ngrams=tuple(self.stacking.word_ngrams),
             char_ngrams=tuple(self.stacking.char_ngrams) if self.stacking.char_ngrams else None,
+            nb_char_ngrams=tuple(self.stacking.nb_char_ngrams) if self.stacking.nb_char_ngrams else None,
             lexical_C_grid=tuple(self.stacking.lexical_C_grid), style_C_grid=tuple(self.stacking.style_C_grid),
             style_features=tuple(f for f in STYLE_FEATURES if f not in self.stacking.exclude_style_features),
             stack_C=self.stacking.stack_C, stacker=self.stacking.stacker, seed=self.seed)

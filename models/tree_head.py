@@ -1,0 +1,122 @@
+"""The graph model's boosted-tree head: XGBGraph-style trees over a scored node's own
+features, blended with the GNN's probability.
+
+Why: on real fraud data gradient-boosted trees over node features beat the GNN alone, and
+what wins on validation is the two blended: the trees read the behavioural features sharply,
+the GNN the neighbourhood and the text (benchmarks/graph_quality.py, docs/benchmarks.md, where
+this recipe is the "shipped" model). Trees that also read the GNN's embedding (the NVIDIA
+blueprint's head) did worse there: the embedding of a training node was fitted to that node's
+own label, so the trees trust it more than it deserves on new nodes.
+
+Per scored node type: an ``XGBGraph`` (class weights, early stopping on validation AUPRC) and a
+blend weight ``w`` chosen on validation AUPRC over a coarse grid (``choose_blend_weight``), so a
+head that does not help gets ``w = 0`` and the GNN scores alone. Node types without both classes
+in training and validation keep the GNN alone. Saved as xgboost JSON and one JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.metrics import average_precision_score
+
+from models.xgbgraph import XGBGraph
+
+BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+# Rows per prediction call: bounds the float32 copy xgboost makes at a million nodes.
+PREDICT_CHUNK = 200_000
+HEAD_FILE = "tree_head.json"
+EPS = 1e-6
+
+
+def choose_blend_weight(y: np.ndarray, p_trees: np.ndarray, p_gnn: np.ndarray) -> tuple[float, dict[float, float]]:
+    """The trees' share w of ``w * p_trees + (1 - w) * p_gnn`` with the best AUPRC on (validation)
+    rows ``y``; ties go to the smaller weight, so the trees earn their place. Returns (w, AUPRC per w)."""
+    auprc = {w: float(average_precision_score(y, w * p_trees + (1 - w) * p_gnn)) for w in BLEND_GRID}
+    return max(BLEND_GRID, key=lambda w: (round(auprc[w], 6), -w)), auprc
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, EPS, 1 - EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+
+
+@dataclass
+class TreeHead:
+    trees: dict[str, XGBGraph] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)  # the trees' share of the blend
+    validation: dict[str, dict[str, float]] = field(default_factory=dict)  # AUPRC: gnn, trees, blend
+
+    @classmethod
+    def fit(cls, features: dict[str, pd.DataFrame], gnn_logits: dict[str, np.ndarray],
+            train: dict[str, tuple[np.ndarray, np.ndarray]], valid: dict[str, tuple[np.ndarray, np.ndarray]],
+            threads: int = 1, seed: int = 0) -> "TreeHead":
+        """``train``/``valid``: per node type, (row indices, 0/1 labels)."""
+        head = cls()
+        for nt, matrix in features.items():
+            (tr, ytr), (va, yva) = train.get(nt, ([], [])), valid.get(nt, ([], []))
+            if len(np.unique(ytr)) < 2 or len(np.unique(yva)) < 2:
+                continue
+            trees = XGBGraph(threads=threads, seed=seed).fit(matrix.iloc[tr], ytr, matrix.iloc[va], yva)
+            weight, auprc = choose_blend_weight(yva, trees.predict(matrix.iloc[va]), _sigmoid(gnn_logits[nt][va]))
+            head.trees[nt], head.weights[nt] = trees, float(weight)
+            head.validation[nt] = {"gnn_auprc": auprc[0.0], "trees_auprc": auprc[1.0], "blend_auprc": auprc[weight]}
+        return head
+
+    def blended_logits(self, node_type: str, features: pd.DataFrame, gnn_logits: np.ndarray) -> np.ndarray:
+        """logit(w * P_trees + (1 - w) * P_gnn); the GNN's logits unchanged where there is no head."""
+        weight = self.weights.get(node_type, 0.0)
+        gnn_logits = np.asarray(gnn_logits, dtype=np.float64)
+        if weight == 0.0 or len(features) == 0:
+            return gnn_logits
+        p_trees = self.tree_probability(node_type, features)
+        return _logit(weight * p_trees + (1 - weight) * _sigmoid(gnn_logits))
+
+    def tree_probability(self, node_type: str, features: pd.DataFrame) -> np.ndarray:
+        """The trees' P(fraud), a chunk of rows at a time: xgboost's float32 copy of the input is
+        never made for a million nodes at once."""
+        trees = self.trees[node_type]
+        chunks = [trees.predict(features.iloc[i:i + PREDICT_CHUNK]) for i in range(0, len(features), PREDICT_CHUNK)]
+        return np.concatenate(chunks) if chunks else np.zeros(0)
+
+    def contributions(self, node_type: str, matrix: pd.DataFrame) -> pd.DataFrame:
+        """Per row and input feature, the trees' contribution to their log-odds (for reasons).
+
+        Saabas path attributions (xgboost ``approx_contribs``), not exact TreeSHAP: they sum to
+        the same log-odds and rank features alike, and cost 1.1 s instead of 18 s for 80k
+        flagged reviews on the demo model's 391 trees.
+        """
+        trees = self.trees[node_type]
+        dmatrix = xgb.DMatrix(matrix[trees.columns].to_numpy(np.float32), feature_names=trees.columns)
+        contribs = trees.booster.predict(dmatrix, pred_contribs=True, approx_contribs=True,
+                                         iteration_range=(0, trees.best_iteration + 1))
+        return pd.DataFrame(contribs[:, :-1], index=matrix.index, columns=trees.columns)  # last column: bias
+
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"weights": self.weights, "validation": self.validation, "trees": {}}
+        for nt, trees in self.trees.items():
+            trees.booster.save_model(str(directory / f"trees_{nt}.json"))
+            meta["trees"][nt] = {"columns": trees.columns, "best_iteration": trees.best_iteration}
+        (directory / HEAD_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
+
+    @classmethod
+    def load(cls, directory: Path) -> "TreeHead":
+        directory = Path(directory)
+        meta = json.loads((directory / HEAD_FILE).read_text())
+        head = cls(weights={k: float(v) for k, v in meta["weights"].items()}, validation=meta["validation"])
+        for nt, info in meta["trees"].items():
+            booster = xgb.Booster(model_file=str(directory / f"trees_{nt}.json"))
+            booster.set_attr(best_iteration=str(info["best_iteration"]))
+            head.trees[nt] = XGBGraph(booster=booster, columns=list(info["columns"]))
+        return head
