@@ -82,6 +82,8 @@ class ScoringConfig(_Strict):
     co_review_window_hours: float = Field(48.0, gt=0, description="Two accounts reviewing one product within this window co-review.")
     new_account_days: int = Field(7, ge=0, description="Reason NEW_ACCOUNT when the account is at most this many days old.")
     card_burst_orders: int = Field(3, ge=2, description="Reason CARD_BURST when this many orders hit one card within an hour.")
+    machine_text_min: float = Field(0.8, ge=0, le=1, description="Reason MACHINE_TEXT when the text model's P(fake) is at "
+                                                                 "least this.")
 
     @model_validator(mode="after")
     def _some_decision_rule(self) -> "ScoringConfig":

@@ -134,7 +134,8 @@ def scored_outputs(model: FraudLensModel, inputs: ModelInputs, tables: dict[str,
     with reporter.stage("reasons"):
         reasons = compute_reasons(reason_tables, decided, rings, membership, attributions, ReasonSettings(
             reasons=scoring.reasons, identifier_cap=scoring.ring_identifier_cap,
-            new_account_days=scoring.new_account_days, card_burst_orders=scoring.card_burst_orders))
+            new_account_days=scoring.new_account_days, card_burst_orders=scoring.card_burst_orders,
+            machine_text_min=scoring.machine_text_min))
     ring_of = membership.set_index("account_id")["ring_id"]
     out = {}
     for nt, frame in decided.items():

@@ -43,3 +43,13 @@ def test_doc_update_rewrites_only_its_own_block(tmp_path):
     assert "TEXT" in text and "first" not in text and text.count("second") == 1 and "kept" in text
     assert text.count("## Graph model") == 1 and text.count("## Text model") == 1
     assert text.index("## Text model") < text.index("SPEED") < text.index("## Later") < text.index("## Graph model")
+
+
+def test_results_json_has_the_issue_shape():
+    runs = [{"models": {name: {part: {m: 0.5 + 0.1 * seed for m in graph_quality.METRICS} for part in ("select", "test")}
+                        for name in graph_quality.MODELS}} for seed in range(3)]
+    shaped = graph_quality.machine_readable({"sffsd": graph_quality.summarise(runs)})
+    assert set(shaped["sffsd"]) == set(graph_quality.MODELS) >= {"xgbgraph", "gnn", "shipped"}
+    shipped = shaped["sffsd"]["shipped"]
+    assert {"auroc_mean", "auroc_sd", "auprc_mean", "auprc_sd", "macro_f1_mean"} <= set(shipped)
+    assert abs(shipped["auprc_mean"] - 0.6) < 1e-12 and abs(shipped["auprc_sd"] - 0.1) < 1e-12
