@@ -121,6 +121,11 @@ def feature_family(node_type: str, column: str) -> str:
     return next((family for family, columns in rules.items() if column in columns), "other")
 
 
+def family_sums(node_type: str, per_feature: pd.DataFrame) -> pd.DataFrame:
+    """Per row, the columns summed within each feature family (columns: families, sorted)."""
+    return per_feature.T.groupby([feature_family(node_type, c) for c in per_feature.columns], sort=True).sum().T
+
+
 def feature_attributions(model, inputs, explain: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
     """Gradient x input per feature family for the explained nodes: {node_type: DataFrame(id -> family)}.
 
@@ -147,16 +152,12 @@ def feature_attributions(model, inputs, explain: dict[str, np.ndarray]) -> dict[
             logits = gnn.local_logits(nt, own, nodes, states, inputs.adjacency, own_text)
             wanted = [own] + ([own_text] if own_text is not None else [])
             grads = torch.autograd.grad(logits.sum(), wanted)
-        columns = list(model.scaler.columns[nt])
-        contribution = (grads[0] * own).detach().numpy()
-        frame = pd.DataFrame(contribution, columns=columns).T.groupby(
-            [feature_family(nt, c) for c in columns], sort=True).sum().T
+        frame = family_sums(nt, pd.DataFrame((grads[0] * own).detach().numpy(), columns=model.scaler.columns[nt]))
         if own_text is not None:
             frame["text_content"] = (grads[1] * (own_text - bias)).detach().numpy().sum(axis=1)
         weight = model.tree_head.weights.get(nt, 0.0) if model.tree_head is not None else 0.0
         if weight > 0 and len(idx):
-            trees = model.tree_head.contributions(nt, inputs.features[nt].iloc[idx])
-            trees = trees.T.groupby([feature_family(nt, c) for c in trees.columns], sort=True).sum().T
+            trees = family_sums(nt, model.tree_head.contributions(nt, inputs.features[nt].iloc[idx]))
             frame = frame.reset_index(drop=True).mul(1 - weight).add(trees.reset_index(drop=True).mul(weight),
                                                                      fill_value=0.0)
         frame.index = pd.Index(inputs.graph.ids[nt][idx], dtype="string", name="id")

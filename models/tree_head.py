@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from scipy.special import expit, logit
 from sklearn.metrics import average_precision_score
 
 from models.xgbgraph import XGBGraph
@@ -39,15 +40,6 @@ def choose_blend_weight(y: np.ndarray, p_trees: np.ndarray, p_gnn: np.ndarray) -
     rows ``y``; ties go to the smaller weight, so the trees earn their place. Returns (w, AUPRC per w)."""
     auprc = {w: float(average_precision_score(y, w * p_trees + (1 - w) * p_gnn)) for w in BLEND_GRID}
     return max(BLEND_GRID, key=lambda w: (round(auprc[w], 6), -w)), auprc
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, EPS, 1 - EPS)
-    return np.log(p) - np.log1p(-p)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 
 @dataclass
@@ -67,7 +59,7 @@ class TreeHead:
             if len(np.unique(ytr)) < 2 or len(np.unique(yva)) < 2:
                 continue
             trees = XGBGraph(threads=threads, seed=seed).fit(matrix.iloc[tr], ytr, matrix.iloc[va], yva)
-            weight, auprc = choose_blend_weight(yva, trees.predict(matrix.iloc[va]), _sigmoid(gnn_logits[nt][va]))
+            weight, auprc = choose_blend_weight(yva, trees.predict(matrix.iloc[va]), expit(gnn_logits[nt][va]))
             head.trees[nt], head.weights[nt] = trees, float(weight)
             head.validation[nt] = {"gnn_auprc": auprc[0.0], "trees_auprc": auprc[1.0], "blend_auprc": auprc[weight]}
         return head
@@ -79,7 +71,7 @@ class TreeHead:
         if weight == 0.0 or len(features) == 0:
             return gnn_logits
         p_trees = self.tree_probability(node_type, features)
-        return _logit(weight * p_trees + (1 - weight) * _sigmoid(gnn_logits))
+        return logit(np.clip(weight * p_trees + (1 - weight) * expit(gnn_logits), EPS, 1 - EPS))
 
     def tree_probability(self, node_type: str, features: pd.DataFrame) -> np.ndarray:
         """The trees' P(fraud), a chunk of rows at a time: xgboost's float32 copy of the input is
