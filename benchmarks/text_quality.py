@@ -11,12 +11,13 @@ stacked model of models/text_classifier.py, config configs/text.yaml). Extras: t
 model scored with the int8 encoder, and ablations (no artefact features, no encoder, each
 channel alone, the truncation rule alone).
 
-    python benchmarks/text_quality.py [--data PATH] [--threads 1]
+    python benchmarks/text_quality.py [--data PATH] [--threads 1] [--jobs 2]
 
 Writes benchmarks/results/text_quality.json, the "Quality" block of docs/benchmarks.md, and one
 MLflow run per model in experiment fraudlens-text-benchmark ($MLFLOW_TRACKING_URI, default
 sqlite:///mlflow.db). Per-fold predictions are kept under --work-dir, so an interrupted run
-resumes at the next fold.
+resumes at the next fold; the fine-tuned encoders are kept there too, keyed by what fine-tuning
+depends on only, so a change to the features or the stack re-runs without fine-tuning again.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import platform
 import shlex
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -42,7 +44,11 @@ import pandas as pd  # noqa: E402
 
 from benchmarks.doc_blocks import update_doc  # noqa: E402
 
+from models.stylometry import ARTEFACT_FEATURES, LAYOUT_FEATURES  # noqa: E402
+
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "salminen" / "reviews_dev.csv"
+# Source files whose code decides the cached per-fold results (an edit there re-computes them).
+MODEL_CODE = ("models/text_classifier.py", "models/stylometry.py", "models/text_encoder.py", "benchmarks/text_quality.py")
 MAIN_MODELS = ("tfidf_lr", "frozen_encoder_lr", "finetuned_encoder", "combined")
 PROTOCOL = "5-fold stratified CV, seed 0"
 log = logging.getLogger("text_quality")
@@ -68,9 +74,10 @@ def frozen_embeddings(texts: list[str], max_length: int, cache_dir: Path) -> np.
 
 
 def run_fold(fold: int, train: np.ndarray, test: np.ndarray, texts: list[str], ratings: np.ndarray, y: np.ndarray,
-             frozen: np.ndarray, config) -> dict[str, np.ndarray | dict]:
-    """Test-fold probabilities of every model (and timings) for one outer fold."""
-    from models.stylometry import ARTEFACT_FEATURES, STYLE_FEATURES, stylometric_features
+             frozen: np.ndarray, config, encoder_dir: Path | None = None) -> dict[str, np.ndarray | dict]:
+    """Test-fold probabilities of every model (and timings) for one outer fold. ``encoder_dir``:
+    where this fold's fine-tuned encoder is kept (reused when it is already there)."""
+    from models.stylometry import STYLE_FEATURES, stylometric_features
     from models.text_classifier import (LOGIT_CLIP, BoostedStage, FineTunedEncoder, LexicalModel, StyleModel,
                                         _logistic, fit_boosted_stack, fit_stack, select_and_oof)
 
@@ -93,7 +100,8 @@ def run_fold(fold: int, train: np.ndarray, test: np.ndarray, texts: list[str], r
     model = config.new_model()
     model.fit(tr_texts, ratings[train], y[train],
               progress=lambda stage, info: log.info("fold %d %s %s", fold, stage,
-                                                    {k: v for k, v in info.items() if not isinstance(v, (list, dict))}))
+                                                    {k: v for k, v in info.items() if not isinstance(v, (list, dict))}),
+              encoder_dir=encoder_dir)
     out["timing"]["combined_fit_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
     scores = model.scores(te_texts, ratings[test])
@@ -135,19 +143,81 @@ def run_fold(fold: int, train: np.ndarray, test: np.ndarray, texts: list[str], r
     out["combined_without_artefact_features"] = stacked(style_oof, no_artefacts.decision_function(te_frame))
     out["combined_without_encoder"] = (sigmoid(scores["boosted"]) if "boosted" in scores
                                        else stacked(model.oof_["style"], scores["style"], with_encoder=False))
-    if "nb" in scores and "encoder" in scores:
-        # The shipped boosted stage and encoder stack, refitted without the NB-LR logit.
-        without_nb = BoostedStage(s.style_features, s.inner_folds, s.seed)
-        oof = without_nb.fit_oof(tr_frame, lex_oof, model.oof_["style"], y[train])
+    out["stack_holdout"] = {"index": train[hold].tolist(), "encoder_logit": enc_hold.tolist()}
+
+    def boosted_without(dropped: tuple[str, ...] = (), nb: bool = True) -> np.ndarray:
+        """The shipped model (style model, boosted stage, encoder stack) refitted without the
+        ``dropped`` style features, or without the NB-LR logit."""
+        features = [f for f in s.style_features if f not in dropped]
+        style = StyleModel(features, s.style_C_grid, s.inner_folds, s.seed)
+        style_train = style.fit_oof(tr_frame, y[train])
+        stage = BoostedStage(features, s.inner_folds, s.seed)
+        lexical = [lex_oof] + ([model.oof_["nb"]] if nb else [])
+        oof = stage.fit_oof(tr_frame, np.column_stack(lexical), style_train, y[train])
         coef, intercept, _ = fit_boosted_stack(oof, y[train], hold, enc_hold, s.stack_C)
-        columns = [without_nb.decision_function(te_frame, scores["lexical"], scores["style"]), scores["encoder"]]
-        out["combined_without_nb"] = sigmoid(np.clip(np.column_stack(columns), -LOGIT_CLIP, LOGIT_CLIP) @ coef + intercept)
+        lexical_test = [scores["lexical"]] + ([scores["nb"]] if nb else [])
+        columns = [stage.decision_function(te_frame, np.column_stack(lexical_test), style.decision_function(te_frame)),
+                   scores["encoder"]]
+        return sigmoid(np.clip(np.column_stack(columns), -LOGIT_CLIP, LOGIT_CLIP) @ coef + intercept)
+
+    if "nb" in scores and "encoder" in scores:
+        out["combined_without_nb"] = boosted_without(nb=False)
+        out["combined_without_layout_features"] = boosted_without(LAYOUT_FEATURES)
+        out["combined_without_any_artefact_feature"] = boosted_without(ARTEFACT_FEATURES)
     out["stylometric_lr_without_artefact_features"] = sigmoid(no_artefacts.decision_function(te_frame))
     truncation = StyleModel(["ends_mid_sentence"], (1.0,), s.inner_folds, s.seed, representations=("raw",))
     truncation.fit_oof(tr_frame, y[train])
     out["truncation_feature_only"] = sigmoid(truncation.decision_function(te_frame))
     assert set(STYLE_FEATURES) >= set(s.style_features)
     return out
+
+
+def fold_job(job: tuple) -> dict:
+    """One outer fold as a JSON-ready record (runs in a worker process with ``--jobs``)."""
+    fold, train, test, texts, ratings, y, frozen, config, threads, encoder_dir = job
+    quiet_logging()
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    clock = time.perf_counter()
+    out = run_fold(fold, train, test, texts, ratings, y, frozen, config, encoder_dir)
+    record = {"test_index": test.tolist(), "timing": out.pop("timing"), "report": out.pop("report"),
+              "stack_holdout": out.pop("stack_holdout", None),
+              "probabilities": {k: np.asarray(v, dtype=float).tolist() for k, v in out.items()}}
+    record["timing"]["fold_s"] = time.perf_counter() - clock
+    return record
+
+
+def quiet_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    for noisy in ("transformers", "mlflow", "alembic", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def digest(value: dict) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def source_digest(modules: tuple[str, ...]) -> str:
+    """Hash of the source files whose code decides a cached result: an edit there re-computes it."""
+    return hashlib.sha256(b"".join((ROOT / m).read_bytes() for m in modules)).hexdigest()[:12]
+
+
+def encoder_code_digest() -> str:
+    """Hash of the code a fine-tuned encoder depends on (not the stack's or the features'; the
+    settings' values are part of the key already)."""
+    import inspect
+
+    from models import text_classifier as tc
+
+    parts = [inspect.getsource(obj) for obj in (tc.ProjectionHead, tc._freeze, tc._collate, tc._mean_pool,
+                                                tc.length_bucketed_batches, tc.fine_tune)]
+    return hashlib.sha256((ROOT / "models" / "text_encoder.py").read_bytes() + "".join(parts).encode()).hexdigest()[:12]
 
 
 def markdown(result: dict, command: str) -> str:
@@ -178,17 +248,23 @@ def markdown(result: dict, command: str) -> str:
         f"{int8['combined_accuracy_delta'] * 100:+.2f} points (fine-tuned encoder alone: "
         f"{int8['finetuned_encoder_accuracy_delta'] * 100:+.2f}).",
         f"- **Artefacts**: the truncation feature alone scores {result['extra']['truncation_feature_only']['accuracy']:.1%}. "
-        f"Without both artefact features (truncation, missing space after sentence punctuation) the linear stack "
+        f"Without the artefact features ({', '.join(ARTEFACT_FEATURES)}) the linear stack "
         f"scores {result['extra']['combined_without_artefact_features']['accuracy']:.2%}: they contribute "
         f"{result['artefact_contribution']['accuracy_delta'] * 100:+.2f} accuracy points. (The character n-grams "
-        "of the lexical channel still see punctuation and spacing, so this is a lower bound on what artefacts give.)",
+        "of the lexical channel still see punctuation, so this is a lower bound on what artefacts give.)",
+        *([f"- **Without artefact features, the shipped model** (style model, boosted stage and encoder stack "
+           f"refitted without them) scores {result['extra']['combined_without_any_artefact_feature']['accuracy']:.2%}; "
+           f"without only the whitespace-layout features ({', '.join(LAYOUT_FEATURES)}) "
+           f"{result['extra']['combined_without_layout_features']['accuracy']:.2%}."]
+          if "combined_without_layout_features" in result["extra"] else []),
         *([f"- **NB-LR channel**: without it (the same boosted stage and encoder stack, refitted) the combined "
            f"model scores {result['extra']['combined_without_nb']['accuracy']:.2%}; with it "
            f"{result['models']['combined']['accuracy']:.2%}; alone {result['extra']['nb_char_lr']['accuracy']:.2%}."]
           if "combined_without_nb" in result["extra"] else []),
         f"- Combined stacker weights (mean over folds): {result['stack_weights_mean']}.",
-        f"- Wall time {result['wall_time_s'] / 60:.1f} min on {result['machine']} (torch threads: {result['threads']}; "
-        f"load average {result['load_average_start']:.1f} at start - the cores were shared with other jobs).",
+        f"- Wall time {result['wall_time_s'] / 60:.1f} min on {result['machine']} (torch threads: {result['threads']}, "
+        f"folds at once: {result['jobs']}; load average {result['load_average_start']:.1f} at start); fine-tuned "
+        f"encoders {'reused from an earlier run' if result['encoders_reused'] else 'trained in this run'}.",
         "",
         "```bash",
         command,
@@ -204,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is faster on shared cores)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="outer folds run at once, one process each (use with --threads 1; memory ~2 GiB each)")
     parser.add_argument("--limit", type=int, default=None, help="use a stratified sample of this many rows (smoke test)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "text_quality.json")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
@@ -212,13 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a config value (YAML syntax), e.g. --set finetune.epochs=1")
     parser.add_argument("--no-mlflow", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    for noisy in ("transformers", "mlflow", "alembic", "httpx", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
+    quiet_logging()
 
     if not args.data.is_file():
         print(f"error: {args.data} not found - the Salminen data set is not here; pass --data PATH/TO/reviews_dev.csv "
@@ -256,28 +328,47 @@ def main(argv: list[str] | None = None) -> int:
     frozen_s = time.perf_counter() - clock
     log.info("frozen embeddings: %.0f s", frozen_s)
 
-    key = hashlib.sha256(json.dumps({"config": config.model_dump(mode="json"), "n": len(texts), "folds": args.folds,
-                                     "data": hashlib.sha256("\x00".join(texts).encode()).hexdigest()},
-                                    sort_keys=True).encode()).hexdigest()[:12]
-    work = args.work_dir / key
+    split = {"n": len(texts), "folds": args.folds, "data": hashlib.sha256("\x00".join(texts).encode()).hexdigest()}
+    work = args.work_dir / digest({"config": config.model_dump(mode="json"), **split, "code": source_digest(MODEL_CODE)})
+    # Fine-tuned encoders depend on the split and the fine-tune settings only, so a change to the
+    # stack or the features re-fits in minutes instead of re-tuning for most of an hour.
+    settings = config.combined_settings()
+    encoders = args.work_dir / "encoders" / digest({
+        **split, "finetune": asdict(settings.finetune), "model_dir": settings.model_dir, "seed": settings.seed,
+        "stack_fraction": settings.stack_fraction, "val_fraction": settings.val_fraction,
+        "code": encoder_code_digest()})
     work.mkdir(parents=True, exist_ok=True)
     folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=args.seed).split(texts, y))
-    per_fold: list[dict] = []
+    records: dict[int, dict] = {}
+    jobs = []
     for fold, (train, test) in enumerate(folds):
         path = work / f"fold-{fold}.json"
         if path.exists():
             log.info("fold %d: reusing %s", fold, path)
-            per_fold.append(json.loads(path.read_text()))
-            continue
-        clock = time.perf_counter()
-        out = run_fold(fold, train, test, texts, ratings, y, frozen, config)
-        record = {"test_index": test.tolist(), "timing": out.pop("timing"), "report": out.pop("report"),
-                  "probabilities": {k: np.asarray(v, dtype=float).tolist() for k, v in out.items()}}
-        record["timing"]["fold_s"] = time.perf_counter() - clock
-        path.write_text(json.dumps(record))
-        per_fold.append(record)
+            records[fold] = json.loads(path.read_text())
+        else:
+            jobs.append((fold, train, test, texts, ratings, y, frozen, config, args.threads, encoders / f"fold-{fold}"))
+
+    def finished(fold: int, record: dict) -> None:
+        (work / f"fold-{fold}.json").write_text(json.dumps(record))
+        records[fold] = record
+        test = np.asarray(record["test_index"])
         log.info("fold %d done in %.0f s: %s", fold, record["timing"]["fold_s"],
                  {k: round(metrics(y[test], np.asarray(v))["accuracy"], 4) for k, v in record["probabilities"].items()})
+
+    if args.jobs > 1 and len(jobs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # spawn: the parent has already started torch's thread pool, which does not survive fork
+        with ProcessPoolExecutor(min(args.jobs, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(fold_job, job): job[0] for job in jobs}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
+    else:
+        for job in jobs:
+            finished(job[0], fold_job(job))
+    per_fold = [records[fold] for fold in range(len(folds))]
 
     names = list(per_fold[0]["probabilities"])
     fold_metrics = {n: [metrics(y[np.asarray(f["test_index"])], np.asarray(f["probabilities"][n])) for f in per_fold]
@@ -308,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             "accuracy_delta": (mean["combined_linear_stack"]["accuracy"]
                                - mean["combined_without_artefact_features"]["accuracy"]),
             "note": "combined_linear_stack minus combined_without_artefact_features (the same linear stack without "
-                    "ends_mid_sentence, missing_space_after_punct)",
+                    f"{', '.join(ARTEFACT_FEATURES)})",
         },
         "stack_weights_mean": {k: round(float(np.mean([w[k] for w in weights])), 3) for k in weights[0]},
         "finetune_best_epochs": [f["report"]["finetune_best_epoch"] for f in per_fold],
@@ -316,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
                      **{k: float(np.sum([f["timing"][k] for f in per_fold])) for k in per_fold[0]["timing"]}},
         "wall_time_s": wall,
         "threads": args.threads or "torch default",
+        "jobs": args.jobs,
+        "encoders_reused": all(f["report"].get("finetune_reused", False) for f in per_fold),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}",
         "load_average_start": load_start,
         "load_average_end": os.getloadavg()[0],

@@ -7,11 +7,13 @@ batch are exact or near duplicates (MinHash over word 3-grams with LSH banding),
 1,000 other reviews, so these two columns depend on what is scored together - score a
 marketplace's reviews (or a seller's file) in one call, not one review at a time.
 
-Two columns are artefact detectors rather than style: ``ends_mid_sentence`` (generated texts cut
-at a token budget stop mid-sentence) and ``missing_space_after_punct`` ("colors.Very good" -
-sentences glued together). They are real signals on machine-generated text, but a model that
-leans on them learns the generator's packaging, not its prose; ``ARTEFACT_FEATURES`` names them
-so benchmarks can report what they contribute.
+Three columns are artefact detectors rather than style: ``ends_mid_sentence`` (generated texts cut
+at a token budget stop mid-sentence), ``ends_with_whitespace`` (the budget ran out on a space or
+newline token: a cut the mid-sentence test cannot see once the text is stripped) and
+``missing_space_after_punct`` ("colors.Very good" - sentences glued together). They are real
+signals on machine-generated text, but a model that leans on them learns the generator's
+packaging, not its prose; ``ARTEFACT_FEATURES`` names them so benchmarks can report what they
+contribute.
 """
 
 from __future__ import annotations
@@ -29,13 +31,16 @@ import pandas as pd
 
 STYLE_FEATURES: tuple[str, ...] = (
     "log_chars", "log_words", "mean_word_len", "log_sentences", "mean_sentence_words", "sd_sentence_words",
-    "ends_mid_sentence", "missing_space_after_punct", "punct_rate", "exclaim_rate", "question_rate",
-    "upper_rate", "allcaps_word_rate", "digit_rate", "newline_rate", "type_token_ratio",
-    "repeated_bigram_frac", "repeated_trigram_frac", "log_max_trigram_repeat", "first_person_rate",
+    "ends_mid_sentence", "ends_with_whitespace", "missing_space_after_punct", "space_before_punct_rate",
+    "punct_rate", "exclaim_rate", "question_rate", "upper_rate", "allcaps_word_rate", "digit_rate", "newline_rate",
+    "type_token_ratio", "repeated_bigram_frac", "repeated_trigram_frac", "log_max_trigram_repeat", "first_person_rate",
     "sentiment", "rating_norm", "rating_missing", "rating_sentiment_gap", "rating_sentiment_mismatch",
     "log_exact_dup_per_1k", "log_near_dup_per_1k",
 )
-ARTEFACT_FEATURES: tuple[str, ...] = ("ends_mid_sentence", "missing_space_after_punct")
+ARTEFACT_FEATURES: tuple[str, ...] = ("ends_mid_sentence", "ends_with_whitespace", "missing_space_after_punct")
+# Whitespace layout: invisible to the TF-IDF analyzer (it collapses whitespace) and to the BERT
+# tokenizer, so only these columns carry it.
+LAYOUT_FEATURES: tuple[str, ...] = ("ends_with_whitespace", "space_before_punct_rate")
 BATCH_FEATURES: tuple[str, ...] = ("log_exact_dup_per_1k", "log_near_dup_per_1k")
 # The columns that are a function of the text alone (cacheable per text).
 PER_TEXT_FEATURES: tuple[str, ...] = tuple(c for c in STYLE_FEATURES
@@ -44,6 +49,9 @@ PER_TEXT_FEATURES: tuple[str, ...] = tuple(c for c in STYLE_FEATURES
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?…。！？]+")
 _GLUED = re.compile(r"[a-z][.!?][A-Z]")
+# "nice !", "fits , great": a typing habit of people (and of French typography); detokenised
+# generator output never has it. TF-IDF and the BERT tokenizer both discard the space.
+_SPACE_BEFORE_PUNCT = re.compile(r"[^\S\n][,.!?;:]")
 _FINAL_PUNCT = set(".!?…。！？")
 _CLOSERS = set("\"'”’)]}»*~")
 _EMOTICON_END = re.compile(r"(?:[:;=8][-']?[)(DPpO/\\|\]\[]|<3|\^\^|xD|XD)$")
@@ -155,7 +163,9 @@ def _text_features(text: str) -> dict[str, float]:
         "mean_sentence_words": float(np.mean(sentence_words)),
         "sd_sentence_words": float(np.std(sentence_words)),
         "ends_mid_sentence": float(ends_mid_sentence(text)),
+        "ends_with_whitespace": float(bool(text.strip()) and text[-1].isspace()),
         "missing_space_after_punct": len(_GLUED.findall(text)) / max(len(sentences), 1),
+        "space_before_punct_rate": len(_SPACE_BEFORE_PUNCT.findall(text)) / max(len(sentences), 1),
         "punct_rate": punct / denominator,
         "exclaim_rate": 100.0 * text.count("!") / denominator,
         "question_rate": 100.0 * text.count("?") / denominator,
@@ -300,10 +310,15 @@ def duplicate_counts_from(token_hash: np.ndarray, signatures: np.ndarray, thresh
 
 
 def per_text_style(texts: Sequence[str]) -> np.ndarray:
-    """float64 [n, len(PER_TEXT_FEATURES)]: the style features that depend on the text alone."""
+    """float64 [n, len(PER_TEXT_FEATURES)]: the style features that depend on the text alone.
+
+    Values are rounded to float32: the scorer caches these rows as float32, and a model trained on
+    the unrounded values would see another number at scoring time wherever a value sits on a bin
+    edge of the style model (1/3 is both a common rate and a common quantile).
+    """
     rows = [_text_features(t) for t in texts]
     return pd.DataFrame(rows, columns=list(PER_TEXT_FEATURES), dtype=np.float64).to_numpy().reshape(
-        len(texts), len(PER_TEXT_FEATURES))
+        len(texts), len(PER_TEXT_FEATURES)).astype(np.float32).astype(np.float64)
 
 
 def assemble_style_features(per_text: np.ndarray, ratings: Sequence[float] | None, exact: np.ndarray,

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from models.stylometry import (ARTEFACT_FEATURES, STYLE_FEATURES, duplicate_counts, ends_mid_sentence,
-                               sentiment_score, stylometric_features, words)
+from models.stylometry import (ARTEFACT_FEATURES, LAYOUT_FEATURES, STYLE_FEATURES, duplicate_counts,
+                               ends_mid_sentence, sentiment_score, stylometric_features, words)
 from models.text_classifier import (CombinedSettings, CombinedTextModel, FineTuneSettings, FineTunedEncoder,
                                     NaiveBayesLexicalModel, fine_tune, length_bucketed_batches)
 from models.text_encoder import TextEncoder, default_model_dir
@@ -84,6 +84,19 @@ def test_stylometric_features_on_crafted_texts():
     assert f.loc[4, "rating_sentiment_gap"] < -1 and f.loc[5, "rating_sentiment_gap"] > 1
     assert f.loc[4, "rating_sentiment_mismatch"] > f.loc[0, "rating_sentiment_mismatch"]
     assert set(ARTEFACT_FEATURES) <= set(STYLE_FEATURES)
+
+
+def test_whitespace_layout_features():
+    """The layout the TF-IDF analyzer and the tokenizer throw away: a text cut on a whitespace token,
+    and a space typed before punctuation."""
+    texts = ["They knock over furniture.\n", "A treat to give to friends. ", "Very nice !  Thin , but fine",
+             "Fits well.\n\nGreat price.", "   ", "Nice: good, fine. Done!"]
+    f = stylometric_features(texts, None)
+    assert f["ends_with_whitespace"].tolist() == [1, 1, 0, 0, 0, 0]  # a blank text was not cut anywhere
+    assert f.loc[2, "space_before_punct_rate"] > 0
+    # A newline before a sentence, or a space after punctuation, is not it.
+    assert (f.loc[[0, 1, 3, 4, 5], "space_before_punct_rate"] == 0).all()
+    assert "ends_with_whitespace" in ARTEFACT_FEATURES and set(LAYOUT_FEATURES) <= set(STYLE_FEATURES)
 
 
 def test_sentiment_negation_and_missing_ratings():
@@ -177,6 +190,16 @@ def test_combined_model_beats_chance_clearly(fitted):
     assert z.dtype == np.float32 and np.isfinite(z).all()
 
 
+def test_the_scorer_sees_the_style_features_training_saw(fitted):
+    """Scoring goes through float32 per-text rows (cached); training computes the frame directly.
+    Both must give the style model the same numbers, or values on a bin edge change bin."""
+    model, test, _ = fitted
+    texts = test["text"].tolist() + ["Good. Good. Good. Very good!", "It is ok , i guess .", "One two three. "]
+    ratings = test["rating"].tolist() + [5, 3, None]
+    scored = model.scores(texts, ratings)["style"]
+    np.testing.assert_array_equal(scored, model.style.decision_function(stylometric_features(texts, ratings)))
+
+
 def test_save_load_round_trip_gives_identical_predictions(fitted, tmp_path):
     model, test, _ = fitted
     texts, ratings = test["text"].tolist(), test["rating"].tolist()
@@ -190,6 +213,23 @@ def test_save_load_round_trip_gives_identical_predictions(fitted, tmp_path):
     # int8 scoring path: same model, quantised encoder, close predictions.
     int8 = CombinedTextModel.load(tmp_path / "text_model", quantize=True)
     assert np.abs(int8.predict_proba(texts, ratings) - model.predict_proba(texts, ratings)).max() < 0.1
+
+
+def test_a_kept_encoder_is_reused_instead_of_fine_tuned_again(tmp_path):
+    data = synthetic_reviews(120, seed=4)
+    y = (data["label"] == "CG").astype(int).to_numpy()
+    settings = CombinedSettings(finetune=TINY_FINETUNE, lexical_C_grid=(8.0,), style_C_grid=(1.0,), inner_folds=3,
+                                nb_char_ngrams=None)
+    texts, ratings = data["text"].tolist(), data["rating"].to_numpy()
+    stages: list[tuple[str, dict]] = []
+    first = CombinedTextModel(settings, threads=1).fit(texts, ratings, y, encoder_dir=tmp_path / "enc")
+    weights = (tmp_path / "enc" / "model.safetensors").read_bytes()
+    second = CombinedTextModel(settings, threads=1).fit(texts, ratings, y, encoder_dir=tmp_path / "enc",
+                                                        progress=lambda stage, info: stages.append((stage, info)))
+    tuning = [info for stage, info in stages if stage == "fine-tune"]
+    assert tuning == [{"reused": str(tmp_path / "enc")}]  # no epoch was run
+    assert (tmp_path / "enc" / "model.safetensors").read_bytes() == weights
+    np.testing.assert_array_equal(second.predict_proba(texts, ratings), first.predict_proba(texts, ratings))
 
 
 def test_awkward_texts_do_not_crash(fitted):
@@ -300,6 +340,22 @@ def test_both_stackers_learn_and_survive_save_load_without_an_encoder(stacker, t
     np.testing.assert_array_equal(reloaded.predict_proba(test_texts, test_ratings), p)
     assert reloaded.seen_in_training(data["text"][train].tolist()[:5]).all()
     assert not reloaded.seen_in_training(["a text nobody ever trained on, surely"]).any()
+
+
+def test_lexical_fit_does_not_depend_on_the_global_random_state():
+    """liblinear draws its seed from numpy's global RNG unless given one: a benchmark fold run in
+    a worker process (another global state) must still give the same model."""
+    from models.text_classifier import LexicalModel
+
+    data = synthetic_reviews(120, seed=6)
+    y = (data["label"] == "CG").astype(int).to_numpy()
+    fits = []
+    for global_seed in (1, 2):
+        np.random.seed(global_seed)
+        model = LexicalModel(C_grid=(8.0,), folds=3, seed=0)
+        fits.append((model.fit_oof(data["text"].tolist(), y), model.coef))
+    np.testing.assert_array_equal(fits[0][0], fits[1][0])
+    np.testing.assert_array_equal(fits[0][1], fits[1][1])
 
 
 def test_nb_lexical_model_learns_ignores_single_ngrams_and_round_trips(tmp_path):

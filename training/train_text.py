@@ -59,13 +59,13 @@ class TextEncoderConfig(_Strict):
 
 
 class FineTuneConfig(_Strict):
-    epochs: int = Field(3, ge=1)
+    epochs: int = Field(5, ge=1)
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(1e-4, gt=0)
     head_learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.01, ge=0)
     warmup_fraction: float = Field(0.1, ge=0, lt=1)
-    patience: int = Field(1, ge=1, description="Epochs without validation-loss gain before stopping.")
+    patience: int = Field(2, ge=1, description="Epochs without validation-loss gain before stopping.")
     train_layers: int | None = Field(None, ge=0, description="Top transformer layers fine-tuned; null = all.")
     freeze_embeddings: bool = True
     proj_dim: int = Field(8, ge=1, le=64, description="Encoder part of the text embedding given to the graph model.")
