@@ -43,7 +43,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.doc_blocks import update_doc  # noqa: E402
-
 from models.stylometry import ARTEFACT_FEATURES, LAYOUT_FEATURES  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "salminen" / "reviews_dev.csv"
