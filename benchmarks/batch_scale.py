@@ -90,8 +90,8 @@ def fill_cache(model_uri: str, config_path: Path, input_dir: Path) -> dict:
     import pandas as pd
 
     from fraudlens.config import load_config
-    from inference.batch import load_registered_model
-    from training.mlflow_utils import configure_tracking
+    from fraudlens.inference.batch import load_registered_model
+    from fraudlens.training.mlflow_utils import configure_tracking
 
     config = load_config(config_path)
     configure_tracking(config.mlflow.tracking_uri)
@@ -181,7 +181,7 @@ def merge_cache(source: Path, target: Path) -> None:
     """Adds the rows of ``source``'s shards whose keys ``target`` lacks, as new shards of ``target``."""
     import numpy as np
 
-    from models.text_encoder import SHARD_GLOB
+    from fraudlens.models.text_encoder import SHARD_GLOB
 
     for fingerprint_dir in (p for p in source.iterdir() if p.is_dir()):
         destination = target / fingerprint_dir.name

@@ -51,15 +51,21 @@ from sklearn.metrics import average_precision_score, f1_score, roc_auc_score  # 
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from benchmarks.doc_blocks import update_doc  # noqa: E402
-from marketplace import adapters  # noqa: E402
-from marketplace.graph_features import (NodeFrame, graph_features, labels_by_id, order_nodes,  # noqa: E402
-                                        review_nodes, structural_features)
-from marketplace.ingest import ingest  # noqa: E402
-from marketplace.pii import DEMO_PII_KEY  # noqa: E402
-from models.sampler import entity_graph  # noqa: E402
-from models.tree_head import choose_blend_weight  # noqa: E402
-from models.xgbgraph import XGBGraph  # noqa: E402
-from training.graph_training import GNNConfig, boosted_head, gnn_predict, graph_inputs, train_gnn  # noqa: E402
+from fraudlens.marketplace import adapters  # noqa: E402
+from fraudlens.marketplace.graph_features import (  # noqa: E402
+    NodeFrame,
+    graph_features,
+    labels_by_id,
+    order_nodes,
+    review_nodes,
+    structural_features,
+)
+from fraudlens.marketplace.ingest import ingest  # noqa: E402
+from fraudlens.marketplace.pii import DEMO_PII_KEY  # noqa: E402
+from fraudlens.models.sampler import entity_graph  # noqa: E402
+from fraudlens.models.tree_head import choose_blend_weight  # noqa: E402
+from fraudlens.models.xgbgraph import XGBGraph  # noqa: E402
+from fraudlens.training.graph_training import GNNConfig, boosted_head, gnn_predict, graph_inputs, train_gnn  # noqa: E402
 
 EXPERIMENT = "fraudlens-graph-benchmark"
 RESULTS = ROOT / "benchmarks" / "results" / "graph_quality.json"
@@ -195,7 +201,7 @@ def machine_readable(sets: dict) -> dict:
 def log_to_mlflow(set_name: str, run: dict, args) -> None:
     import mlflow
 
-    from training.mlflow_utils import configure_tracking
+    from fraudlens.training.mlflow_utils import configure_tracking
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{ROOT / 'mlflow.db'}")
     configure_tracking()
     mlflow.set_experiment(EXPERIMENT)

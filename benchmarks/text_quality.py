@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.doc_blocks import update_doc  # noqa: E402
-from models.stylometry import ARTEFACT_FEATURES, LAYOUT_FEATURES  # noqa: E402
+from fraudlens.models.stylometry import ARTEFACT_FEATURES, LAYOUT_FEATURES  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "salminen" / "reviews_dev.csv"
 # Source files whose code decides the cached per-fold results (an edit there re-computes them).
@@ -66,7 +66,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def frozen_embeddings(texts: list[str], max_length: int, cache_dir: Path) -> np.ndarray:
-    from models.text_encoder import TextEncoder
+    from fraudlens.models.text_encoder import TextEncoder
 
     encoder = TextEncoder(max_length=max_length, cache_dir=cache_dir)
     return encoder.encode(texts)
@@ -76,9 +76,18 @@ def run_fold(fold: int, train: np.ndarray, test: np.ndarray, texts: list[str], r
              frozen: np.ndarray, config, encoder_dir: Path | None = None) -> dict[str, np.ndarray | dict]:
     """Test-fold probabilities of every model (and timings) for one outer fold. ``encoder_dir``:
     where this fold's fine-tuned encoder is kept (reused when it is already there)."""
-    from models.stylometry import STYLE_FEATURES, stylometric_features
-    from models.text_classifier import (LOGIT_CLIP, BoostedStage, FineTunedEncoder, LexicalModel, StyleModel,
-                                        _logistic, fit_boosted_stack, fit_stack, select_and_oof)
+    from fraudlens.models.stylometry import STYLE_FEATURES, stylometric_features
+    from fraudlens.models.text_classifier import (
+        LOGIT_CLIP,
+        BoostedStage,
+        FineTunedEncoder,
+        LexicalModel,
+        StyleModel,
+        _logistic,
+        fit_boosted_stack,
+        fit_stack,
+        select_and_oof,
+    )
 
     s = config.combined_settings()
     tr_texts, te_texts = [texts[i] for i in train], [texts[i] for i in test]
@@ -212,7 +221,7 @@ def encoder_code_digest() -> str:
     settings' values are part of the key already)."""
     import inspect
 
-    from models import text_classifier as tc
+    from fraudlens.models import text_classifier as tc
 
     parts = [inspect.getsource(obj) for obj in (tc.ProjectionHead, tc._freeze, tc._collate, tc._mean_pool,
                                                 tc.length_bucketed_batches, tc.fine_tune)]
@@ -297,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
-    from training.train_text import load_text_config
+    from fraudlens.training.train_text import load_text_config
 
     started = time.perf_counter()
     load_start = os.getloadavg()[0]
@@ -427,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
 def log_to_mlflow(result: dict, fold_metrics: dict, args) -> None:
     import mlflow
 
-    from training.mlflow_utils import configure_tracking
+    from fraudlens.training.mlflow_utils import configure_tracking
 
     configure_tracking(None)
     mlflow.set_experiment("fraudlens-text-benchmark")

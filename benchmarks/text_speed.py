@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
-    from models.text_encoder import TextEncoder, default_model_dir
+    from fraudlens.models.text_encoder import TextEncoder, default_model_dir
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()

@@ -78,7 +78,7 @@ def generate(out: Path = typer.Option(..., help="Directory to write the marketpl
              fmt: str = typer.Option("parquet", "--format", help="parquet or csv.")) -> None:
     """Write a synthetic marketplace with injected, partly labelled fraud."""
     def run():
-        from marketplace.synthetic import generate_marketplace, write_marketplace
+        from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
 
         tables = generate_marketplace(seed=seed, scale=scale)
         paths = write_marketplace(tables, out, fmt=fmt)
@@ -92,8 +92,8 @@ def validate(input: Path = typer.Option(..., "--input", help="Directory of input
              pii_mode: str = typer.Option("demo", help="demo or production (production requires FRAUDLENS_PII_KEY).")) -> None:
     """Check input tables against the contract without scoring."""
     def run():
-        from marketplace.ingest import ingest
-        from marketplace.pii import resolve_pii_key
+        from fraudlens.marketplace.ingest import ingest
+        from fraudlens.marketplace.pii import resolve_pii_key
 
         result = ingest(input, resolve_pii_key(pii_mode))
         for name, report in result.reports.items():
@@ -121,10 +121,10 @@ def train(config: Path = typer.Option(..., help="YAML config, e.g. configs/demo.
 
     def run():
         from fraudlens.config import load_config
-        from inference.outputs import atomic_write_json
-        from marketplace.ingest import ingest
-        from marketplace.pii import resolve_pii_key
-        from training.train import train as train_model
+        from fraudlens.inference.outputs import atomic_write_json
+        from fraudlens.marketplace.ingest import ingest
+        from fraudlens.marketplace.pii import resolve_pii_key
+        from fraudlens.training.train import train as train_model
 
         cfg = load_config(config, {"train.input_dir": str(input)} if input else None)
         started = time.perf_counter()
@@ -150,7 +150,7 @@ def train(config: Path = typer.Option(..., help="YAML config, e.g. configs/demo.
 
 
 def _register_train_text() -> None:
-    from training.train_text import train_text_command
+    from fraudlens.training.train_text import train_text_command
 
     app.command("train-text")(train_text_command)
 
@@ -187,8 +187,8 @@ def score(model: str = typer.Option("models:/fraudlens@champion", help="MLflow m
         started = time.perf_counter()
         with reporter.stage("start (imports, config)"):
             from fraudlens.config import EncoderConfig, PIIConfig, load_config
-            from inference.batch import score_input
-            from marketplace.pii import resolve_pii_key
+            from fraudlens.inference.batch import score_input
+            from fraudlens.marketplace.pii import resolve_pii_key
 
             cfg = load_config(config) if config else None
             pii = cfg.pii if cfg else PIIConfig()
@@ -223,7 +223,7 @@ def _read_table(path: Path):
 
 
 def _write_run_report(out: Path, input: Path, previous: Optional[Path], labels: Optional[Path]) -> Path:
-    from inference.report import read_review_texts, write_report
+    from fraudlens.inference.report import read_review_texts, write_report
 
     return write_report(out, previous_dir=previous, labels=_read_table(labels) if labels else None,
                         reviews=read_review_texts(input))
@@ -235,7 +235,7 @@ def _print_score_summary(reporter, result, report_path, report_error, wall_s: fl
     from rich.table import Table
     from rich.text import Text
 
-    from inference.report import summarise_run
+    from fraudlens.inference.report import summarise_run
 
     if report_error:
         console.print(f"[bold yellow]warning:[/] report.html not written: {escape(report_error)}", highlight=False,
@@ -287,8 +287,8 @@ def evaluate(scores: Path = typer.Option(..., help="Directory written by `fraudl
     def run():
         import pandas as pd
 
-        from inference.evaluate import evaluate_scores
-        from inference.outputs import atomic_write_json
+        from fraudlens.inference.evaluate import evaluate_scores
+        from fraudlens.inference.outputs import atomic_write_json
 
         metrics = evaluate_scores(scores, pd.read_parquet(truth))
         if out:

@@ -10,17 +10,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from fraudlens.config import load_config
+from fraudlens.inference.batch import score_input
+from fraudlens.inference.evaluate import evaluate_scores
+from fraudlens.inference.outputs import atomic_write_json
+from fraudlens.inference.report import read_review_texts, write_report
+from fraudlens.marketplace.ingest import ingest
+from fraudlens.marketplace.pii import resolve_pii_key
+from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
 from fraudlens.progress import Reporter
-from inference.batch import score_input
-from inference.evaluate import evaluate_scores
-from inference.outputs import atomic_write_json
-from inference.report import read_review_texts, write_report
-from marketplace.ingest import ingest
-from marketplace.pii import resolve_pii_key
-from marketplace.synthetic import generate_marketplace, write_marketplace
-from training.mlflow_utils import configure_tracking
-from training.train import train
-from training.train_text import load_text_config, read_table, train_text
+from fraudlens.training.mlflow_utils import configure_tracking
+from fraudlens.training.train import train
+from fraudlens.training.train_text import load_text_config, read_table, train_text
 
 TRAIN_SEED, TONIGHT_SEED, TEXT_SEED = 0, 1, 2
 TEXT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo-text.yaml"

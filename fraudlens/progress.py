@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn,
-                           TimeElapsedColumn)
 
 LOG_EVERY_FRACTION = 0.1
 LOG_EVERY_SECONDS = 30.0

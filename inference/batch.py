@@ -15,17 +15,23 @@ import numpy as np
 import pandas as pd
 
 import fraudlens
-from marketplace.contract import SCORED_TABLES
-from marketplace.ingest import TableReport, ingest
 from fraudlens.config import ScoringConfig
+from fraudlens.inference.outputs import atomic_write_csv, atomic_write_json, atomic_write_parquet
+from fraudlens.inference.reasons import (
+    MACHINE_TEXT_COLUMN,
+    NEAR_DUPLICATES_COLUMN,
+    ReasonSettings,
+    compute_reasons,
+    feature_attributions,
+    reason_columns,
+)
+from fraudlens.inference.rings import RingSettings, find_rings, rings_for_csv
+from fraudlens.inference.state import attach, base_fingerprint, commit_state, load_history, to_rescore
+from fraudlens.marketplace.contract import SCORED_TABLES
+from fraudlens.marketplace.ingest import TableReport, ingest
+from fraudlens.models.fraud_model import TEXT_PROBABILITY, FraudLensModel, ModelInputs
 from fraudlens.progress import Reporter
-from models.fraud_model import TEXT_PROBABILITY, FraudLensModel, ModelInputs
-from inference.outputs import atomic_write_csv, atomic_write_json, atomic_write_parquet
-from inference.reasons import (MACHINE_TEXT_COLUMN, NEAR_DUPLICATES_COLUMN, ReasonSettings, compute_reasons,
-                               feature_attributions, reason_columns)
-from inference.rings import RingSettings, find_rings, rings_for_csv
-from inference.state import attach, base_fingerprint, commit_state, load_history, to_rescore
-from training.mlflow_utils import ResolvedModel, configure_tracking, resolve_model
+from fraudlens.training.mlflow_utils import ResolvedModel, configure_tracking, resolve_model
 
 SCORE_FILES = {"review": "review_scores.parquet", "order": "order_scores.parquet"}
 # Why a row is in tonight's output: its own input, a neighbour's, or --full.

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from inference.rings import RING_IDENTIFIER_COLUMNS, identifier_links
-from marketplace.features import window_counts
+from fraudlens.inference.rings import RING_IDENTIFIER_COLUMNS, identifier_links
+from fraudlens.marketplace.features import window_counts
 
 # ---- The reason-code vocabulary (docs/outputs.md lists it; codes never change meaning) ----
 RING = "RING"
@@ -258,7 +258,7 @@ def _ring_facts(nt: str, explained: pd.DataFrame, rings: pd.DataFrame, membershi
 
 def _review_facts(explained: pd.DataFrame, reviews: pd.DataFrame, tables: dict[str, pd.DataFrame],
                   settings: ReasonSettings) -> list[pd.DataFrame]:
-    from models.stylometry import duplicate_counts
+    from fraudlens.models.stylometry import duplicate_counts
 
     facts = []
     # Near duplicates are counted against every review of the run, not only the explained ones

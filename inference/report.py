@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from inference.outputs import atomic_write_bytes
+from fraudlens.inference.outputs import atomic_write_bytes
 
 ENTITIES = {"review": ("review_scores.parquet", "review_id", "reviews"),
             "order": ("order_scores.parquet", "order_id", "orders")}

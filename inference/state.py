@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from marketplace.contract import TABLES
-from marketplace.graph import SCORED_NODE_TYPES, MarketplaceGraph
+from fraudlens.marketplace.contract import TABLES
+from fraudlens.marketplace.graph import SCORED_NODE_TYPES, MarketplaceGraph
 
 STATE_FILE = "state.json"
 TABLES_DIR = "tables"

@@ -21,13 +21,13 @@ import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 
+from fraudlens.marketplace.features import node_features
+from fraudlens.marketplace.graph import SCORED_NODE_TYPES, MarketplaceGraph, build_graph
+from fraudlens.models.gnn import HeteroFraudGNN, mean_adjacency
+from fraudlens.models.text_classifier import CombinedTextModel
+from fraudlens.models.text_encoder import TextEncoder
+from fraudlens.models.tree_head import TreeHead
 from fraudlens.progress import Reporter
-from marketplace.features import node_features
-from marketplace.graph import SCORED_NODE_TYPES, MarketplaceGraph, build_graph
-from models.gnn import HeteroFraudGNN, mean_adjacency
-from models.text_classifier import CombinedTextModel
-from models.text_encoder import TextEncoder
-from models.tree_head import TreeHead
 
 FEATURE_CLIP = 5.0
 TEXT_MODEL_DIR = "text_model"

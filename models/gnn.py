@@ -9,7 +9,7 @@ from torch import nn
 from torch_geometric.nn import HeteroConv, SAGEConv
 from torch_geometric.utils import spmm
 
-from marketplace.graph import SCORED_NODE_TYPES
+from fraudlens.marketplace.graph import SCORED_NODE_TYPES
 
 
 def mean_adjacency(data) -> dict[tuple[str, str, str], torch.Tensor]:

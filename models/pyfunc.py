@@ -29,13 +29,13 @@ SELLER_REVIEWS_EXAMPLE = pd.DataFrame({"text": ["Kettle boils fast, lid a bit st
 
 class FraudLensPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        from models.fraud_model import FraudLensModel
+        from fraudlens.models.fraud_model import FraudLensModel
 
         self.model = FraudLensModel.load(context.artifacts["bundle"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """model_input: reviews with at least text and rating; missing ids/dates are filled in."""
-        from inference.seller import reviews_from_frame
+        from fraudlens.inference.seller import reviews_from_frame
 
         tables = {"reviews": reviews_from_frame(pd.DataFrame(model_input))}
         scores = self.model.score(tables)["review"]

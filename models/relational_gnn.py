@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.sampler import CSRGraph
+from fraudlens.models.sampler import CSRGraph
 
 
 def relation_means(h_src: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, rel: torch.Tensor,

@@ -71,7 +71,8 @@ def entity_graph(codes: dict[str, np.ndarray]) -> EntityGraph:
         rels += [np.full(len(scored), 2 * i), np.full(len(scored), 2 * i + 1)]
         types.append(np.full(groups, 1 + i, dtype=np.int64))
         offset += groups
-    cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
+    def cat(parts):
+        return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
     graph = CSRGraph.from_edges(cat(srcs), cat(dsts), cat(rels), offset)
     return EntityGraph(graph=graph, num_scored=n, node_type=np.concatenate(types), relation_names=list(codes))
 

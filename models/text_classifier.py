@@ -41,9 +41,17 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from models.stylometry import (NUM_PERM, PER_TEXT_FEATURES, STYLE_FEATURES, assemble_style_features,
-                               duplicate_counts_from, per_text_style, stylometric_features, text_fingerprints)
-from models.text_encoder import EmbeddingCache, TextEncoder, default_model_dir, normalise_text, text_keys
+from fraudlens.models.stylometry import (
+    NUM_PERM,
+    PER_TEXT_FEATURES,
+    STYLE_FEATURES,
+    assemble_style_features,
+    duplicate_counts_from,
+    per_text_style,
+    stylometric_features,
+    text_fingerprints,
+)
+from fraudlens.models.text_encoder import EmbeddingCache, TextEncoder, default_model_dir, normalise_text, text_keys
 
 log = logging.getLogger(__name__)
 

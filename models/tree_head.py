@@ -26,7 +26,7 @@ import xgboost as xgb
 from scipy.special import expit, logit
 from sklearn.metrics import average_precision_score
 
-from models.xgbgraph import XGBGraph
+from fraudlens.models.xgbgraph import XGBGraph
 
 BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Rows per prediction call: bounds the float32 copy xgboost makes at a million nodes.

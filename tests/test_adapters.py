@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marketplace import adapters
-from marketplace.ingest import ingest
-from marketplace.pii import DEMO_PII_KEY
+from fraudlens.marketplace import adapters
+from fraudlens.marketplace.ingest import ingest
+from fraudlens.marketplace.pii import DEMO_PII_KEY
 
 DATA_DIR = adapters.DEFAULT_DATA_DIR
 needs_sffsd = pytest.mark.skipif(not (DATA_DIR / adapters.SFFSD_FILE).exists(),

@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 import torch
 
-from marketplace.ingest import ingest
-from models.fraud_model import FeatureScaler, FraudLensModel, architecture_for, build_model_inputs
-from models.text_encoder import TextEncoder
+from fraudlens.marketplace.ingest import ingest
+from fraudlens.models.fraud_model import FeatureScaler, FraudLensModel, architecture_for, build_model_inputs
+from fraudlens.models.text_encoder import TextEncoder
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_scaler_keeps_training_statistics(model_and_tables):
 
 
 def test_platt_calibration_maps_overconfident_logits_to_observed_rates():
-    from models.fraud_model import fit_platt, platt_probability
+    from fraudlens.models.fraud_model import fit_platt, platt_probability
 
     rng = np.random.default_rng(0)
     y = rng.random(4000) < 0.2

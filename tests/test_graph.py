@@ -1,9 +1,9 @@
 import numpy as np
 import pandas as pd
 
-from marketplace.features import node_features, window_counts
-from marketplace.graph import EDGE_TYPES, NODE_TYPES, build_graph, to_networkx
-from marketplace.ingest import ingest
+from fraudlens.marketplace.features import node_features, window_counts
+from fraudlens.marketplace.graph import EDGE_TYPES, NODE_TYPES, build_graph, to_networkx
+from fraudlens.marketplace.ingest import ingest
 
 
 def _graph(small_input):

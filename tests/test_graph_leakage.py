@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from marketplace import adapters
-from marketplace.graph_features import (graph_features, label_features, labels_by_id, order_nodes, review_nodes,
-                                        structural_features)
+from fraudlens.marketplace import adapters
+from fraudlens.marketplace.graph_features import (
+    graph_features,
+    label_features,
+    labels_by_id,
+    order_nodes,
+    review_nodes,
+    structural_features,
+)
 from tests.graph_fixtures import synthetic_orders
 
 DATA_DIR = adapters.DEFAULT_DATA_DIR

@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 
 from fraudlens.config import load_config
-from inference.batch import SCOPE_HISTORY, SCOPE_NEIGHBOURHOOD, SCOPE_TONIGHT, score_input
-from inference.state import load_history
-from marketplace.ingest import ingest
-from marketplace.pii import DEMO_PII_KEY
-from marketplace.synthetic import generate_marketplace, write_marketplace
+from fraudlens.inference.batch import SCOPE_HISTORY, SCOPE_NEIGHBOURHOOD, SCOPE_TONIGHT, score_input
+from fraudlens.inference.state import load_history
+from fraudlens.marketplace.ingest import ingest
+from fraudlens.marketplace.pii import DEMO_PII_KEY
+from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
+from fraudlens.training.train import train
 from tests.conftest import REPO_ROOT
-from training.train import train
 
 KEY = DEMO_PII_KEY.encode()
 

@@ -2,9 +2,9 @@ import pandas as pd
 import pytest
 
 from fraudlens.errors import TableError
-from marketplace.contract import TABLES
-from marketplace.ingest import ingest
-from marketplace.pii import hash_identifiers
+from fraudlens.marketplace.contract import TABLES
+from fraudlens.marketplace.ingest import ingest
+from fraudlens.marketplace.pii import hash_identifiers
 from tests.conftest import write_csv
 
 KEY = b"test-key"

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fraudlens.errors import TableError
-from marketplace.contract import MAX_TEXT_CHARS, QUARANTINE_REASONS, TABLES, Column, TableSpec
-from marketplace.ingest import EARLIEST_PLAUSIBLE, FUTURE_TOLERANCE, ingest
+from fraudlens.marketplace.contract import MAX_TEXT_CHARS, QUARANTINE_REASONS, TABLES, Column, TableSpec
+from fraudlens.marketplace.ingest import EARLIEST_PLAUSIBLE, FUTURE_TOLERANCE, ingest
 
 KEY = b"property-key"
 NOW = pd.Timestamp("2026-06-01T00:00:00")

@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from fraudlens.errors import TableError
-from marketplace.contract import MAX_TEXT_CHARS, QUARANTINE_REASONS, ROW_FLAGS, TABLES
-from marketplace.ingest import QUARANTINE_COLUMNS, ingest
+from fraudlens.marketplace.contract import MAX_TEXT_CHARS, QUARANTINE_REASONS, ROW_FLAGS, TABLES
+from fraudlens.marketplace.ingest import QUARANTINE_COLUMNS, ingest
 from tests.conftest import REPO_ROOT
 
 KEY = b"test-key"

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from fraudlens.config import ScoringConfig, load_config
-from inference.batch import score_input
-from inference.reasons import REASON_CODES
-from inference.rings import RING_COLUMNS
-from marketplace.ingest import ingest
-from marketplace.synthetic import generate_marketplace, write_marketplace
-from training.train import train
+from fraudlens.inference.batch import score_input
+from fraudlens.inference.reasons import REASON_CODES
+from fraudlens.inference.rings import RING_COLUMNS
+from fraudlens.marketplace.ingest import ingest
+from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
+from fraudlens.training.train import train
 from tests.conftest import REPO_ROOT
 
 KEY = b"k"

@@ -5,8 +5,8 @@ import csv
 import pandas as pd
 import pytest
 
-from inference.outputs import atomic_write_csv, neutralise_formulas
-from marketplace.synthetic import generate_marketplace, write_marketplace
+from fraudlens.inference.outputs import atomic_write_csv, neutralise_formulas
+from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from fraudlens.errors import ConfigError
-from marketplace.graph import build_graph, to_networkx
-from marketplace.ingest import ingest
-from marketplace.pii import resolve_pii_key
-from marketplace.synthetic import generate_marketplace, write_marketplace
+from fraudlens.marketplace.graph import build_graph, to_networkx
+from fraudlens.marketplace.ingest import ingest
+from fraudlens.marketplace.pii import resolve_pii_key
+from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
 from tests.conftest import REPO_ROOT
 
 FRAUDLENS = str(Path(sys.executable).with_name("fraudlens"))

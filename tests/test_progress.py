@@ -4,7 +4,6 @@ and the CLI options and end-of-run summary that build on it."""
 import io
 import json
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -91,7 +90,7 @@ def test_cli_commands_offer_quiet_and_report_options(command, options):
 
 def test_score_summary_shows_counts_flags_rings_outputs_and_stage_times(tmp_path):
     from fraudlens import cli
-    from inference.batch import ScoreRun
+    from fraudlens.inference.batch import ScoreRun
     from tests.test_report import MANIFEST, make_score_dir
 
     out = make_score_dir(tmp_path / "scores")
@@ -118,7 +117,7 @@ def test_score_summary_shows_counts_flags_rings_outputs_and_stage_times(tmp_path
 
 def test_score_summary_is_silent_when_quiet(tmp_path):
     from fraudlens import cli
-    from inference.batch import ScoreRun
+    from fraudlens.inference.batch import ScoreRun
     from tests.test_report import make_score_dir
 
     out = make_score_dir(tmp_path / "scores")

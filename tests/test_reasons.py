@@ -8,12 +8,12 @@ import pandas as pd
 import pandas.testing as pdt
 import torch
 
-from inference import reasons as R
-from inference.reasons import ReasonSettings, compute_reasons, feature_attributions, reason_columns
-from inference.rings import RING_COLUMNS
-from marketplace.features import node_features
-from marketplace.graph import build_graph
-from models.fraud_model import FeatureScaler, FraudLensModel, ModelInputs, architecture_for
+from fraudlens.inference import reasons as R
+from fraudlens.inference.reasons import ReasonSettings, compute_reasons, feature_attributions, reason_columns
+from fraudlens.inference.rings import RING_COLUMNS
+from fraudlens.marketplace.features import node_features
+from fraudlens.marketplace.graph import build_graph
+from fraudlens.models.fraud_model import FeatureScaler, FraudLensModel, ModelInputs, architecture_for
 
 T0 = pd.Timestamp("2026-03-03 12:00")
 OLD = pd.Timestamp("2025-01-01")
@@ -177,7 +177,7 @@ def test_feature_attributions_are_family_sums_and_deterministic():
 
 
 def test_a_tree_head_mixes_its_contributions_in_at_its_blend_weight():
-    from models.tree_head import TreeHead
+    from fraudlens.models.tree_head import TreeHead
 
     tables = _marketplace()
     model, inputs = _tiny_model(tables)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inference.report import ks_statistic, population_stability_index, write_report
+from fraudlens.inference.report import ks_statistic, population_stability_index, write_report
 from tests.conftest import REPO_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -195,7 +195,7 @@ def test_counts_in_the_report_match_the_manifest(report):
     ([{"kind": "ip", "accounts": ["a1"]}, "email"], [("ip", ["a1"]), ("email", None)]),
     (None, []), (float("nan"), []), (3, [])])
 def test_ring_link_info_in_any_shape_becomes_identifier_hubs(shared, expected):
-    from inference.report import _ring_graph, _shared_kinds
+    from fraudlens.inference.report import _ring_graph, _shared_kinds
 
     assert _shared_kinds(shared) == expected
     graph = _ring_graph(["a1", "a2", "a3"], shared)

@@ -4,7 +4,7 @@ popular identifier or a viral product glues nobody together, and the result is d
 import pandas as pd
 import pandas.testing as pdt
 
-from inference.rings import RING_COLUMNS, RingSettings, co_review_edges, find_rings
+from fraudlens.inference.rings import RING_COLUMNS, RingSettings, co_review_edges, find_rings
 
 T0 = pd.Timestamp("2026-03-01 10:00")
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.relational_gnn import RelationalGNN, layerwise_embed
-from models.sampler import CSRGraph, entity_graph, sample_k_hop
+from fraudlens.models.relational_gnn import RelationalGNN, layerwise_embed
+from fraudlens.models.sampler import CSRGraph, entity_graph, sample_k_hop
 
 
 def _hub_graph(seed: int = 0):
@@ -98,9 +98,10 @@ def test_uncapped_sample_gives_the_seeds_their_full_graph_output():
 
 
 def test_gnn_trained_with_the_sampler_learns_a_neighbour_signal():
-    from training.graph_training import GNNConfig, gnn_predict, graph_inputs, train_gnn
     import pandas as pd
     from sklearn.metrics import roc_auc_score
+
+    from fraudlens.training.graph_training import GNNConfig, gnn_predict, graph_inputs, train_gnn
 
     rng = np.random.default_rng(0)
     n = 600

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from marketplace.ingest import ingest
-from marketplace.synthetic import generate_marketplace, write_marketplace
-from models.fraud_model import FeatureScaler, FraudLensModel, architecture_for, build_model_inputs
-from models.text_classifier import CombinedSettings, CombinedTextModel
-from models.text_encoder import EmbeddingCache, TextEncoder, text_keys
-from inference.reasons import feature_attributions
+from fraudlens.inference.reasons import feature_attributions
+from fraudlens.marketplace.ingest import ingest
+from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
+from fraudlens.models.fraud_model import FeatureScaler, FraudLensModel, architecture_for, build_model_inputs
+from fraudlens.models.text_classifier import CombinedSettings, CombinedTextModel
+from fraudlens.models.text_encoder import EmbeddingCache, TextEncoder, text_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
-import marketplace.synthetic as synthetic
-from marketplace.features import node_features
-from marketplace.graph import build_graph
-from marketplace.synthetic import generate_marketplace, read_marketplace, write_marketplace
+import fraudlens.marketplace.synthetic as synthetic
+from fraudlens.marketplace.features import node_features
+from fraudlens.marketplace.graph import build_graph
+from fraudlens.marketplace.synthetic import generate_marketplace, read_marketplace, write_marketplace
 
 SCHEMA = {
     "reviews": {"review_id": "str", "account_id": "str", "product_id": "str", "text": "str", "rating": "int",

@@ -9,11 +9,25 @@ import pandas as pd
 import pytest
 import torch
 
-from models.stylometry import (ARTEFACT_FEATURES, LAYOUT_FEATURES, STYLE_FEATURES, duplicate_counts,
-                               ends_mid_sentence, sentiment_score, stylometric_features, words)
-from models.text_classifier import (CombinedSettings, CombinedTextModel, FineTuneSettings, FineTunedEncoder,
-                                    NaiveBayesLexicalModel, fine_tune, length_bucketed_batches)
-from models.text_encoder import TextEncoder, default_model_dir
+from fraudlens.models.stylometry import (
+    ARTEFACT_FEATURES,
+    LAYOUT_FEATURES,
+    STYLE_FEATURES,
+    duplicate_counts,
+    ends_mid_sentence,
+    sentiment_score,
+    stylometric_features,
+    words,
+)
+from fraudlens.models.text_classifier import (
+    CombinedSettings,
+    CombinedTextModel,
+    FineTuneSettings,
+    NaiveBayesLexicalModel,
+    fine_tune,
+    length_bucketed_batches,
+)
+from fraudlens.models.text_encoder import TextEncoder
 
 SALMINEN = Path(os.environ.get("FRAUDLENS_SALMINEN", Path(__file__).resolve().parents[2] / "shared" / "data" /
                                "salminen" / "reviews_dev.csv"))
@@ -259,7 +273,7 @@ def test_int8_encoder_has_its_own_fingerprint_and_close_embeddings(tmp_path):
 
 def test_config_is_strict_and_labels_are_mapped():
     from fraudlens.errors import ConfigError, TableError
-    from training.train_text import load_text_config, prepare_table
+    from fraudlens.training.train_text import load_text_config, prepare_table
 
     config = load_text_config(Path(__file__).resolve().parents[1] / "configs" / "text.yaml")
     assert config.mlflow.registered_model == "fraudlens-text" and config.mlflow.alias == "champion"
@@ -280,7 +294,7 @@ def test_train_text_logs_figures_dataset_and_registers_alias(tmp_path, monkeypat
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    from training.train_text import load_text_config, train_text
+    from fraudlens.training.train_text import load_text_config, train_text
 
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -345,7 +359,7 @@ def test_both_stackers_learn_and_survive_save_load_without_an_encoder(stacker, t
 def test_lexical_fit_does_not_depend_on_the_global_random_state():
     """liblinear draws its seed from numpy's global RNG unless given one: a benchmark fold run in
     a worker process (another global state) must still give the same model."""
-    from models.text_classifier import LexicalModel
+    from fraudlens.models.text_classifier import LexicalModel
 
     data = synthetic_reviews(120, seed=6)
     y = (data["label"] == "CG").astype(int).to_numpy()

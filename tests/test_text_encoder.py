@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from models.text_encoder import TextEncoder
+from fraudlens.models.text_encoder import TextEncoder
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,14 @@ import pytest
 
 from fraudlens.config import load_config
 from fraudlens.errors import ConfigError
-from marketplace.ingest import ingest
-from marketplace.pii import DEMO_PII_KEY
-from marketplace.synthetic import generate_marketplace, write_marketplace
-from models.fraud_model import TEXT_MODEL_DIR, TEXT_PROBABILITY, FraudLensModel
-from models.text_classifier import CombinedSettings, CombinedTextModel, FineTuneSettings
+from fraudlens.marketplace.ingest import ingest
+from fraudlens.marketplace.pii import DEMO_PII_KEY
+from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
+from fraudlens.models.fraud_model import TEXT_MODEL_DIR, TEXT_PROBABILITY, FraudLensModel
+from fraudlens.models.text_classifier import CombinedSettings, CombinedTextModel, FineTuneSettings
+from fraudlens.training.train import train
+from fraudlens.training.train_text import labelled_marketplace_reviews
 from tests.conftest import REPO_ROOT
-from training.train import train
-from training.train_text import labelled_marketplace_reviews
 
 TINY_FINETUNE = FineTuneSettings(max_length=48, epochs=1, batch_size=16, threads=1, seed=0, train_layers=2)
 
@@ -109,8 +109,8 @@ def test_empty_cjk_emoji_and_rtl_reviews_are_scored(trained, tmp_path):
 
 def test_batch_scoring_with_a_text_model_gives_machine_text_reasons(world, trained, tmp_path):
     from fraudlens.config import ScoringConfig
-    from inference.batch import score_input
-    from inference.reasons import MACHINE_TEXT
+    from fraudlens.inference.batch import score_input
+    from fraudlens.inference.reasons import MACHINE_TEXT
 
     root, _, graph_dir = world
     # The small test text model is rarely sure: the reason's bar is set at its own top decile.

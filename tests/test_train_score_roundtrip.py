@@ -8,9 +8,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from fraudlens.config import load_config
-from inference.batch import score_input
-from marketplace.ingest import ingest
-from training.train import train
+from fraudlens.inference.batch import score_input
+from fraudlens.marketplace.ingest import ingest
+from fraudlens.training.train import train
 from tests.conftest import REPO_ROOT
 
 KEY = b"k"

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score
 
-from models.tree_head import BLEND_GRID, TreeHead, choose_blend_weight
+from fraudlens.models.tree_head import BLEND_GRID, TreeHead, choose_blend_weight
 
 
 def _task(n: int, seed: int):
@@ -65,7 +65,7 @@ def test_save_load_round_trip_and_contributions_add_up(tmp_path):
 
 
 def test_prediction_in_chunks_equals_one_call(monkeypatch):
-    import models.tree_head as tree_head
+    import fraudlens.models.tree_head as tree_head
 
     features, y = _task(1500, 6)
     head, _ = _fit(features, np.zeros(len(y)), y)

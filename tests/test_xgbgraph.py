@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from marketplace.graph_features import graph_features, order_nodes
-from models.xgbgraph import XGBGraph
+from fraudlens.marketplace.graph_features import graph_features, order_nodes
+from fraudlens.models.xgbgraph import XGBGraph
 from tests.graph_fixtures import synthetic_orders
 
 

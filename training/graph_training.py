@@ -21,9 +21,9 @@ import pandas as pd
 import torch
 from sklearn.metrics import average_precision_score
 
-from models.relational_gnn import RelationalGNN, layerwise_embed
-from models.sampler import EntityGraph, sample_k_hop
-from models.xgbgraph import XGBGraph
+from fraudlens.models.relational_gnn import RelationalGNN, layerwise_embed
+from fraudlens.models.sampler import EntityGraph, sample_k_hop
+from fraudlens.models.xgbgraph import XGBGraph
 
 # Standardised inputs are clipped: heavy tails (a merchant with 10^4 orders) would dominate.
 CLIP = 5.0

@@ -18,15 +18,22 @@ from sklearn.model_selection import train_test_split
 import fraudlens
 from fraudlens.config import FraudLensConfig
 from fraudlens.errors import ConfigError
-from marketplace.graph import SCORED_NODE_TYPES
-from marketplace.ingest import IngestResult
-from models.fraud_model import (FeatureScaler, FraudLensModel, ModelInputs, architecture_for, build_model_inputs,
-                                 fit_platt, platt_probability)
-from models.pyfunc import SELLER_REVIEWS_EXAMPLE, SELLER_REVIEWS_SIGNATURE
-from models.text_classifier import CombinedTextModel
-from models.text_encoder import TextEncoder
-from models.tree_head import TreeHead
-from training.mlflow_utils import configure_tracking, flatten_params
+from fraudlens.marketplace.graph import SCORED_NODE_TYPES
+from fraudlens.marketplace.ingest import IngestResult
+from fraudlens.models.fraud_model import (
+    FeatureScaler,
+    FraudLensModel,
+    ModelInputs,
+    architecture_for,
+    build_model_inputs,
+    fit_platt,
+    platt_probability,
+)
+from fraudlens.models.pyfunc import SELLER_REVIEWS_EXAMPLE, SELLER_REVIEWS_SIGNATURE
+from fraudlens.models.text_classifier import CombinedTextModel
+from fraudlens.models.text_encoder import TextEncoder
+from fraudlens.models.tree_head import TreeHead
+from fraudlens.training.mlflow_utils import configure_tracking, flatten_params
 
 log = logging.getLogger(__name__)
 CODE_PACKAGES = ("fraudlens", "marketplace", "models", "training", "inference")
@@ -205,7 +212,7 @@ def text_model_and_encoder(config: FraudLensConfig, ingested: IngestResult
 
     if config.text_model.uri is None:
         return None, frozen()
-    from training.train_text import load_text_model
+    from fraudlens.training.train_text import load_text_model
 
     text_model = load_text_model(config.text_model.uri)
     seen, labelled = labelled_review_overlap(ingested, text_model)

@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fraudlens.config import read_yaml
 from fraudlens.errors import ConfigError, FraudLensError, TableError
-from models.stylometry import STYLE_FEATURES
-from models.text_classifier import CombinedSettings, CombinedTextModel, FineTuneSettings
+from fraudlens.models.stylometry import STYLE_FEATURES
+from fraudlens.models.text_classifier import CombinedSettings, CombinedTextModel, FineTuneSettings
 
 log = logging.getLogger(__name__)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -155,7 +155,7 @@ def labelled_marketplace_reviews(input_dir: Path) -> pd.DataFrame:
     tables under the input contract), read through the same ingest as scoring."""
     import secrets
 
-    from marketplace.ingest import ingest
+    from fraudlens.marketplace.ingest import ingest
 
     # Only text, ratings and labels are kept: identifiers are hashed with a throwaway key.
     tables = ingest(input_dir, secrets.token_bytes(32)).tables
@@ -279,7 +279,7 @@ import pandas as pd
 
 class FraudLensTextPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        from models.text_classifier import CombinedTextModel
+        from fraudlens.models.text_classifier import CombinedTextModel
 
         self.model = CombinedTextModel.load(context.artifacts["text_model"])
 
@@ -322,7 +322,7 @@ def train_text(config: TextModelConfig, table: pd.DataFrame, progress=None) -> T
     from mlflow.tracking import MlflowClient
     from sklearn.model_selection import train_test_split
 
-    from training.mlflow_utils import configure_tracking, flatten_params
+    from fraudlens.training.mlflow_utils import configure_tracking, flatten_params
 
     data = prepare_table(config, table)
     idx = np.arange(len(data.labels))
@@ -415,7 +415,7 @@ def train_text_command(
     shown = {k: round(result.metrics[f"test_{k}"], 4) for k in ("accuracy", "macro_f1", "auroc")
              if f"test_{k}" in result.metrics}
     if result_json:
-        from inference.outputs import atomic_write_json
+        from fraudlens.inference.outputs import atomic_write_json
 
         atomic_write_json({"run_id": result.run_id, "model_name": result.model_name,
                            "model_version": result.model_version, "model_uri": result.model_uri,
@@ -434,7 +434,7 @@ def load_text_model(uri: str) -> CombinedTextModel:
         return CombinedTextModel.load(path)
     import mlflow
 
-    from training.mlflow_utils import resolve_model
+    from fraudlens.training.mlflow_utils import resolve_model
 
     try:
         resolved = resolve_model(uri)

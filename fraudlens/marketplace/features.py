@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from marketplace.contract import IDENTITY_COLUMNS, ORDER_STATUSES
+from fraudlens.marketplace.contract import IDENTITY_COLUMNS, ORDER_STATUSES
 
 BURST_WINDOW = pd.Timedelta(hours=24)
 

@@ -15,7 +15,7 @@ import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import ToUndirected
 
-from marketplace.contract import IDENTITY_COLUMNS
+from fraudlens.marketplace.contract import IDENTITY_COLUMNS
 
 ENTITY_NODE_TYPES = ("account", "product", "seller", "review", "order")
 IDENTITY_NODE_TYPES = tuple(IDENTITY_COLUMNS)

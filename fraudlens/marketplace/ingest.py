@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fraudlens.errors import TableError
-from marketplace.contract import MAX_TEXT_CHARS, SCORED_TABLES, TABLES, Column, TableSpec
-from marketplace.pii import hash_identifiers
+from fraudlens.marketplace.contract import MAX_TEXT_CHARS, SCORED_TABLES, TABLES, Column, TableSpec
+from fraudlens.marketplace.pii import hash_identifiers
 
 QUARANTINE_COLUMNS = ["table", "file", "row", "column", "reason", "message", "entity_id"]
 EARLIEST_PLAUSIBLE = pd.Timestamp("1995-01-01")

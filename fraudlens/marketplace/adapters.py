@@ -27,8 +27,8 @@ YelpChi (review graph) -> reviews + labels + a side table:
   the rest as ignored), so they live in ``review_priors`` keyed by review_id, written beside the
   tables as ``review_priors.parquet``; ingest never reads that file.
 
-    python -m marketplace.adapters sffsd OUT_DIR [--data-dir ../shared/data]
-    python -m marketplace.adapters yelpchi OUT_DIR
+    python -m fraudlens.marketplace.adapters sffsd OUT_DIR [--data-dir ../shared/data]
+    python -m fraudlens.marketplace.adapters yelpchi OUT_DIR
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 SFFSD_FILE = Path("sffsd") / "S-FFSD.csv"
 YELPCHI_FILE = Path("yelpchi") / "reviews.csv"
 SYNTHETIC_EPOCH = pd.Timestamp("2020-01-01")
@@ -147,7 +147,7 @@ def write_yelpchi(data_dir: Path, out_dir: Path) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m marketplace.adapters", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m fraudlens.marketplace.adapters", description=__doc__.split("\n")[0])
     parser.add_argument("dataset", choices=("sffsd", "yelpchi"))
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
