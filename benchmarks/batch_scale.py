@@ -91,7 +91,7 @@ def fill_cache(model_uri: str, config_path: Path, input_dir: Path) -> dict:
 
     from fraudlens.config import load_config
     from fraudlens.inference.batch import load_registered_model
-    from fraudlens.training.mlflow_utils import configure_tracking
+    from fraudlens.tracking import configure_tracking
 
     config = load_config(config_path)
     configure_tracking(config.mlflow.tracking_uri)

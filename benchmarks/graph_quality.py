@@ -201,7 +201,7 @@ def machine_readable(sets: dict) -> dict:
 def log_to_mlflow(set_name: str, run: dict, args) -> None:
     import mlflow
 
-    from fraudlens.training.mlflow_utils import configure_tracking
+    from fraudlens.tracking import configure_tracking
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{ROOT / 'mlflow.db'}")
     configure_tracking()
     mlflow.set_experiment(EXPERIMENT)

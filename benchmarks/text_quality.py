@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
 def log_to_mlflow(result: dict, fold_metrics: dict, args) -> None:
     import mlflow
 
-    from fraudlens.training.mlflow_utils import configure_tracking
+    from fraudlens.tracking import configure_tracking
 
     configure_tracking(None)
     mlflow.set_experiment("fraudlens-text-benchmark")

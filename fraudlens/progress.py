@@ -1,27 +1,18 @@
-"""Progress and stage timing for long CLI runs.
+"""The progress protocol every layer reports through, and its silent implementation.
 
-On a terminal a stage is a live rich progress line (spinner, bar when the total is known,
-elapsed time). When stderr is not a terminal (cron, CI, a log file) the same stages become plain
-timestamped lines, and progress inside a stage is logged every 10 % (or every 30 s when the
-total is unknown) so a nightly log stays short but still shows where a run hung. ``quiet``
-prints nothing but still records timings, so a summary can be built either way.
+Library code (ingest, model inputs, scoring) takes any ``Progress`` and never draws anything
+itself: the CLI passes its rich ``Reporter`` (``fraudlens.cli.reporter``), tests and library
+callers get ``StageTimer``, which only records each stage's wall time and the process's peak
+memory after it (the run manifest's ``stages_s``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import resource
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.text import Text
-
-LOG_EVERY_FRACTION = 0.1
-LOG_EVERY_SECONDS = 30.0
+from typing import Any, Iterator, Protocol
 
 
 def peak_rss_gib() -> float:
@@ -29,66 +20,44 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
 
 
+class Progress(Protocol):
+    timings: dict[str, float]
+    peak_rss_gib: dict[str, float]
+
+    def stage(self, name: str, total: float | None = None): ...
+
+    def advance(self, n: float = 1, note: str | None = None) -> None: ...
+
+    def info(self, message: str) -> None: ...
+
+
 @dataclass
-class _Stage:
+class Stage:
     name: str
     total: float | None
     started: float
     done: float = 0
-    task: TaskID | None = None
-    next_fraction: float = LOG_EVERY_FRACTION
+    task: Any = None
+    next_fraction: float = 0.0
     last_log: float = field(default_factory=time.perf_counter)
 
 
-class Reporter:
-    """``with reporter.stage("embed", total=n): ... reporter.advance(k)``; timings in ``reporter.timings``."""
+class StageTimer:
+    """``with timer.stage("embed", total=n): ... timer.advance(k)``; timings in ``timer.timings``.
 
-    def __init__(self, quiet: bool = False, console: Console | None = None, live: bool | None = None) -> None:
-        self.console = console or Console(stderr=True)
-        self.quiet = quiet
-        self.live = self.console.is_terminal if live is None else live
+    Subclasses show progress by overriding the ``_on_*`` hooks."""
+
+    def __init__(self) -> None:
         self.timings: dict[str, float] = {}
         # Peak resident memory of the process (GiB) when each stage ended: where memory goes.
         self.peak_rss_gib: dict[str, float] = {}
-        self._stack: list[_Stage] = []
-        self._progress: Progress | None = None
-
-    # -- output ---------------------------------------------------------------------------
-
-    def _line(self, message: str) -> None:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.console.print(f"{stamp} {message}", markup=False, highlight=False, soft_wrap=True)
-
-    def info(self, message: str) -> None:
-        """A message between progress lines (rich markup allowed on a terminal)."""
-        if self.quiet:
-            return
-        if self.live:
-            (self._progress.console if self._progress else self.console).print(message, highlight=False,
-                                                                                soft_wrap=True)
-        else:
-            self._line(Text.from_markup(message).plain)
-
-    def print(self, renderable) -> None:
-        """A rich renderable (a summary table) unless quiet; rich drops colours when not a terminal."""
-        if not self.quiet:
-            self.console.print(renderable, highlight=False, soft_wrap=True)
-
-    # -- stages ---------------------------------------------------------------------------
+        self._stack: list[Stage] = []
 
     @contextmanager
-    def stage(self, name: str, total: float | None = None) -> Iterator["Reporter"]:
-        stage = _Stage(name, total, time.perf_counter())
+    def stage(self, name: str, total: float | None = None) -> Iterator["StageTimer"]:
+        stage = Stage(name, total, time.perf_counter())
         self._stack.append(stage)
-        if not self.quiet:
-            if self.live:
-                if self._progress is None:
-                    self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                              MofNCompleteColumn(), TimeElapsedColumn(), console=self.console)
-                    self._progress.start()
-                stage.task = self._progress.add_task(("  " * (len(self._stack) - 1)) + name, total=total)
-            else:
-                self._line(f"stage {name}: started" + (f" ({total:,.0f} to do)" if total else ""))
+        self._on_start(stage)
         failed = False
         try:
             yield self
@@ -100,42 +69,22 @@ class Reporter:
             self.timings[name] = self.timings.get(name, 0.0) + elapsed
             self.peak_rss_gib[name] = peak_rss_gib()
             self._stack.pop()
-            if not self.quiet:
-                verdict = "failed" if failed else "done"
-                if self.live and self._progress is not None:
-                    self._progress.update(stage.task, description=f"{'  ' * len(self._stack)}{name} ({verdict})",
-                                          **({"completed": stage.total} if stage.total and not failed else {}))
-                    if not self._stack:
-                        self._progress.stop()
-                        self._progress = None
-                else:
-                    count = f", {stage.done:,.0f} done" if stage.done else ""
-                    self._line(f"stage {name}: {verdict} in {elapsed:.1f} s{count}, peak RSS "
-                               f"{self.peak_rss_gib[name]:.2f} GiB")
+            self._on_end(stage, elapsed, failed)
 
     def advance(self, n: float = 1, note: str | None = None) -> None:
-        """Progress inside the innermost stage; ``note`` (e.g. current metrics) is shown with it."""
-        if not self._stack:
-            return
-        stage = self._stack[-1]
-        stage.done += n
-        if self.quiet:
-            return
-        if self.live and self._progress is not None:
-            description = ("  " * (len(self._stack) - 1)) + stage.name + (f"  {note}" if note else "")
-            self._progress.update(stage.task, advance=n, description=description)
-            return
-        now = time.perf_counter()
-        if stage.total:
-            fraction = stage.done / stage.total
-            if fraction + 1e-12 < stage.next_fraction and stage.done < stage.total:
-                return
-            while stage.next_fraction <= fraction + 1e-12:
-                stage.next_fraction += LOG_EVERY_FRACTION
-            where = f"{stage.done:,.0f}/{stage.total:,.0f} ({100 * min(fraction, 1):.0f} %)"
-        else:
-            if now - stage.last_log < LOG_EVERY_SECONDS:
-                return
-            where = f"{stage.done:,.0f} done"
-        stage.last_log = now
-        self._line(f"stage {stage.name}: {where}" + (f"  {note}" if note else ""))
+        """Progress inside the innermost stage; ``note`` (e.g. current metrics) goes with it."""
+        if self._stack:
+            self._stack[-1].done += n
+            self._on_advance(self._stack[-1], n, note)
+
+    def info(self, message: str) -> None:
+        """A message between progress lines; silent here."""
+
+    def _on_start(self, stage: Stage) -> None:
+        pass
+
+    def _on_end(self, stage: Stage, elapsed: float, failed: bool) -> None:
+        pass
+
+    def _on_advance(self, stage: Stage, n: float, note: str | None) -> None:
+        pass

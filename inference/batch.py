@@ -23,17 +23,28 @@ from fraudlens.inference.reasons import (
     ReasonSettings,
     compute_reasons,
     feature_attributions,
-    reason_columns,
 )
 from fraudlens.inference.rings import RingSettings, find_rings, rings_for_csv
 from fraudlens.inference.state import attach, base_fingerprint, commit_state, load_history, to_rescore
 from fraudlens.marketplace.contract import SCORED_TABLES
 from fraudlens.marketplace.ingest import TableReport, ingest
-from fraudlens.models.fraud_model import TEXT_PROBABILITY, FraudLensModel, ModelInputs
-from fraudlens.progress import Reporter
-from fraudlens.training.mlflow_utils import ResolvedModel, configure_tracking, resolve_model
+from fraudlens.models.fraud_model import FraudLensModel, ModelInputs
+from fraudlens.output_contract import (
+    FLAG,
+    MANIFEST_FILE,
+    PASS,
+    QUARANTINE_CSV_FILE,
+    QUARANTINE_FILE,
+    RINGS_CSV_FILE,
+    RINGS_FILE,
+    SCORE_CSV_FILES,
+    SCORE_FILES,
+    TEXT_PROBABILITY,
+    reason_columns,
+)
+from fraudlens.progress import Progress, StageTimer
+from fraudlens.tracking import ResolvedModel, configure_tracking, resolve_model
 
-SCORE_FILES = {"review": "review_scores.parquet", "order": "order_scores.parquet"}
 # Why a row is in tonight's output: its own input, a neighbour's, or --full.
 SCOPE_TONIGHT, SCOPE_NEIGHBOURHOOD, SCOPE_HISTORY = "tonight", "neighbourhood_changed", "history"
 CHECKPOINT_DIR = ".checkpoints"
@@ -96,20 +107,20 @@ def decide(scores: pd.DataFrame, key: str, scoring: ScoringConfig) -> pd.DataFra
         flag &= ranked["score"] >= scoring.threshold
     if scoring.top_n is not None:
         flag &= ranked["rank"] <= scoring.top_n
-    ranked.insert(3, "decision", flag.map({True: "flag", False: "pass"}).astype("string"))
+    ranked.insert(3, "decision", flag.map({True: FLAG, False: PASS}).astype("string"))
     return ranked
 
 
 def scored_outputs(model: FraudLensModel, inputs: ModelInputs, tables: dict[str, pd.DataFrame],
                    scoring: ScoringConfig, scope: dict[str, np.ndarray] | None = None,
-                   reporter: Reporter | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+                   reporter: Progress | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """({node_type: scores with rank, decision, reasons, ring_id, scope}, rings) - the output contract.
 
     ``scope``: per node type, the label of each node's reason to be in the output ("tonight",
     "neighbourhood_changed", "history") or "" to leave it out; default: every node, "tonight".
     Rings always see every score.
     """
-    reporter = reporter or Reporter(quiet=True)
+    reporter = reporter or StageTimer()
     with reporter.stage("GNN scores"):
         scores = model.score_inputs(inputs, tables)
     kept = {}
@@ -122,7 +133,7 @@ def scored_outputs(model: FraudLensModel, inputs: ModelInputs, tables: dict[str,
             min_size=scoring.ring_min_size, max_ring_size=scoring.ring_max_size,
             identifier_cap=scoring.ring_identifier_cap, burst_cap=scoring.ring_burst_cap,
             co_review_window=pd.Timedelta(hours=scoring.co_review_window_hours)))
-    explain = {nt: inputs.graph.node_index(nt, frame.loc[frame["decision"] == "flag", f"{nt}_id"])
+    explain = {nt: inputs.graph.node_index(nt, frame.loc[frame["decision"] == FLAG, f"{nt}_id"])
                for nt, frame in decided.items()}
     explain = {nt: idx for nt, idx in explain.items() if len(idx)}
     with reporter.stage("attributions"):
@@ -159,7 +170,7 @@ def score_input(model_uri: str, input_dir: Path, out_dir: Path, pii_key: bytes, 
                 tracking_uri: str | None = None, now: pd.Timestamp | None = None,
                 settings: dict | None = None, encoder_runtime: dict | None = None,
                 scoring: ScoringConfig | dict | None = None, state_dir: Path | None = None,
-                full: bool = False, reporter: Reporter | None = None) -> ScoreRun:
+                full: bool = False, reporter: Progress | None = None) -> ScoreRun:
     """Scores every accepted review and order; safe to kill and re-run.
 
     Text embeddings (the slow stage) are checkpointed chunk by chunk into the embedding cache,
@@ -178,7 +189,7 @@ def score_input(model_uri: str, input_dir: Path, out_dir: Path, pii_key: bytes, 
     the manifest's ``stages_s`` either way.
     """
     scoring = scoring if isinstance(scoring, ScoringConfig) else ScoringConfig.model_validate(scoring or {})
-    reporter = reporter or Reporter(quiet=True)
+    reporter = reporter or StageTimer()
     timed_before = dict(reporter.timings)
     with reporter.stage("load model"):
         configure_tracking(tracking_uri)
@@ -208,13 +219,13 @@ def score_input(model_uri: str, input_dir: Path, out_dir: Path, pii_key: bytes, 
         for node_type, frame in scores.items():
             frame = frame.assign(model_name=resolved.name or resolved.uri, model_version=resolved.version,
                                  model_run_id=resolved.run_id, run_id=run_id)
-            outputs[node_type] = atomic_write_parquet(frame, out_dir / f"{node_type}_scores.parquet")
-            outputs[f"{node_type}_csv"] = atomic_write_csv(frame, out_dir / f"{node_type}_scores.csv")
-        outputs["rings"] = atomic_write_parquet(rings, out_dir / "rings.parquet")
-        outputs["rings_csv"] = atomic_write_csv(rings_for_csv(rings), out_dir / "rings.csv")
+            outputs[node_type] = atomic_write_parquet(frame, out_dir / SCORE_FILES[node_type])
+            outputs[f"{node_type}_csv"] = atomic_write_csv(frame, out_dir / SCORE_CSV_FILES[node_type])
+        outputs["rings"] = atomic_write_parquet(rings, out_dir / RINGS_FILE)
+        outputs["rings_csv"] = atomic_write_csv(rings_for_csv(rings), out_dir / RINGS_CSV_FILE)
         quarantine = ingested.quarantine.astype({"row": "int64"})
-        outputs["quarantine"] = atomic_write_parquet(quarantine, out_dir / "quarantine.parquet")
-        outputs["quarantine_csv"] = atomic_write_csv(quarantine, out_dir / "quarantine.csv")
+        outputs["quarantine"] = atomic_write_parquet(quarantine, out_dir / QUARANTINE_FILE)
+        outputs["quarantine_csv"] = atomic_write_csv(quarantine, out_dir / QUARANTINE_CSV_FILE)
     manifest = {
         "run_id": run_id,
         "code_version": code_version(),
@@ -223,7 +234,7 @@ def score_input(model_uri: str, input_dir: Path, out_dir: Path, pii_key: bytes, 
                   "run_id": resolved.run_id},
         "settings": settings or {},
         "scoring": {**scoring.model_dump(),
-                    "flagged": {nt: int((f["decision"] == "flag").sum()) for nt, f in scores.items()},
+                    "flagged": {nt: int((f["decision"] == FLAG).sum()) for nt, f in scores.items()},
                     "rings": len(rings)},
         "text_encoder": {"fingerprint": encoder.fingerprint, "texts_encoded": encoder.stats["encoded"],
                          "texts_from_cache_or_checkpoint": encoder.stats["cache_hits"]},
@@ -238,7 +249,7 @@ def score_input(model_uri: str, input_dir: Path, out_dir: Path, pii_key: bytes, 
                              "history_rows": {name: len(t) for name, t in sorted(history.tables.items())},
                              "scored_by_scope": {nt: f["scope"].value_counts().sort_index().to_dict()
                                                  for nt, f in scores.items()}}
-    atomic_write_json(manifest, out_dir / "manifest.json")
+    atomic_write_json(manifest, out_dir / MANIFEST_FILE)
     if history:
         with reporter.stage("commit state"):
             commit_state(state_dir, tables, history, {"run_id": run_id, "inputs": input_hashes, "base": base,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from fraudlens.inference.batch import SCORE_FILES
+from fraudlens.output_contract import SCORE_FILES
 
 
 def evaluate_scores(score_dir: Path, truth: pd.DataFrame) -> dict[str, float]:

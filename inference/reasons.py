@@ -26,6 +26,7 @@ import torch
 
 from fraudlens.inference.rings import RING_IDENTIFIER_COLUMNS, identifier_links
 from fraudlens.marketplace.features import window_counts
+from fraudlens.output_contract import ENTITY_TABLES, FLAG
 
 # ---- The reason-code vocabulary (docs/outputs.md lists it; codes never change meaning) ----
 RING = "RING"
@@ -83,7 +84,6 @@ REASON_CODES = tuple(sorted({*FACT_PRIORITY, *(code for code, _ in FAMILIES.valu
 # Optional reviews column with a machine-written-text probability (e.g. from the text model).
 MACHINE_TEXT_COLUMN = "machine_text_probability"
 NEAR_DUPLICATES_COLUMN = "_near_duplicates"  # optional reviews column: precomputed near-duplicate counts
-ENTITY_TABLES = {"review": "reviews", "order": "orders"}
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ def flagged_accounts(tables: dict[str, pd.DataFrame], decided: dict[str, pd.Data
         frame, scored = tables.get(table), decided.get(nt)
         if frame is None or scored is None:
             continue
-        hit = scored.loc[scored["decision"] == "flag", f"{nt}_id"]
+        hit = scored.loc[scored["decision"] == FLAG, f"{nt}_id"]
         flagged.append(frame.loc[frame[f"{nt}_id"].isin(hit), "account_id"])
     labels = tables.get("labels")
     if labels is not None and len(labels):
@@ -349,7 +349,7 @@ def compute_reasons(tables: dict[str, pd.DataFrame], decided: dict[str, pd.DataF
     for nt, scored in decided.items():
         key = f"{nt}_id"
         table = tables.get(ENTITY_TABLES[nt])
-        ids = scored.loc[scored["decision"] == "flag", key].astype("string")
+        ids = scored.loc[scored["decision"] == FLAG, key].astype("string")
         if table is None or ids.empty:
             out[nt] = _wide(pd.DataFrame(columns=["id", "code", "text"]), ids.rename("id"), key, settings.reasons)
             continue
@@ -395,5 +395,4 @@ def _wide(top: pd.DataFrame, ids: pd.Series, key: str, n: int) -> pd.DataFrame:
     return frame
 
 
-def reason_columns(n: int) -> list[str]:
-    return [c for k in range(1, n + 1) for c in (f"reason_{k}", f"reason_{k}_text")]
+

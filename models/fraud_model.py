@@ -24,15 +24,16 @@ from torch_geometric.data import HeteroData
 from fraudlens.marketplace.features import node_features
 from fraudlens.marketplace.graph import SCORED_NODE_TYPES, MarketplaceGraph, build_graph
 from fraudlens.models.gnn import HeteroFraudGNN, mean_adjacency
+from fraudlens.models.numeric import sigmoid
 from fraudlens.models.text_classifier import CombinedTextModel
 from fraudlens.models.text_encoder import TextEncoder
 from fraudlens.models.tree_head import TreeHead
-from fraudlens.progress import Reporter
+from fraudlens.output_contract import TEXT_PROBABILITY
+from fraudlens.progress import Progress, StageTimer
 
 FEATURE_CLIP = 5.0
 TEXT_MODEL_DIR = "text_model"
 TREE_HEAD_DIR = "tree_head"
-TEXT_PROBABILITY = "text_fake_probability"
 
 
 @dataclass
@@ -83,12 +84,12 @@ class ModelInputs:
 
 
 def build_model_inputs(tables: dict[str, pd.DataFrame], encoder: TextEncoder,
-                       text_model: CombinedTextModel | None = None, reporter: Reporter | None = None,
+                       text_model: CombinedTextModel | None = None, reporter: Progress | None = None,
                        text_projection: torch.nn.Linear | None = None) -> ModelInputs:
     """``encoder`` must be ``text_model``'s fine-tuned encoder when a text model is given;
     ``reporter`` times (and shows) the stages. ``text_projection`` (a trained GNN's, at scoring
     time) makes ``review_text`` the projected text instead of the encoder's embeddings."""
-    reporter = reporter or Reporter(quiet=True)
+    reporter = reporter or StageTimer()
     with reporter.stage("graph"):
         graph = build_graph(tables)
     with reporter.stage("features"):
@@ -127,11 +128,11 @@ def text_fake_probability(features: pd.DataFrame) -> np.ndarray | None:
     """The text model's P(fake) per review, when its stacked logit is among the features."""
     if "text_logit_combined" not in features:
         return None
-    return 1.0 / (1.0 + np.exp(-features["text_logit_combined"].to_numpy(dtype=np.float64)))
+    return sigmoid(features["text_logit_combined"].to_numpy(dtype=np.float64))
 
 
 def platt_probability(logits: np.ndarray, slope: float = 1.0, intercept: float = 0.0) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(slope * np.asarray(logits, dtype=np.float64) + intercept)))
+    return sigmoid(slope * np.asarray(logits, dtype=np.float64) + intercept)
 
 
 def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -202,7 +203,7 @@ class FraudLensModel:
                 for nt in SCORED_NODE_TYPES}
 
     def inputs(self, tables: dict[str, pd.DataFrame], encoder: TextEncoder | None = None,
-               reporter: Reporter | None = None) -> ModelInputs:
+               reporter: Progress | None = None) -> ModelInputs:
         """Graph, features and embeddings of ``tables``, prepared exactly as in training."""
         return build_model_inputs(tables, encoder or self.encoder(), self.text_model, reporter, self.gnn.text_proj)
 

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from fraudlens.progress import Reporter
+from fraudlens.cli.reporter import Reporter
 
 
 def console(terminal: bool) -> Console:

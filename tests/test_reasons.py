@@ -9,11 +9,12 @@ import pandas.testing as pdt
 import torch
 
 from fraudlens.inference import reasons as R
-from fraudlens.inference.reasons import ReasonSettings, compute_reasons, feature_attributions, reason_columns
+from fraudlens.inference.reasons import ReasonSettings, compute_reasons, feature_attributions
 from fraudlens.inference.rings import RING_COLUMNS
 from fraudlens.marketplace.features import node_features
 from fraudlens.marketplace.graph import build_graph
 from fraudlens.models.fraud_model import FeatureScaler, FraudLensModel, ModelInputs, architecture_for
+from fraudlens.output_contract import reason_columns
 
 T0 = pd.Timestamp("2026-03-03 12:00")
 OLD = pd.Timestamp("2025-01-01")

@@ -9,8 +9,9 @@ from fraudlens.errors import ConfigError
 from fraudlens.marketplace.ingest import ingest
 from fraudlens.marketplace.pii import DEMO_PII_KEY
 from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
-from fraudlens.models.fraud_model import TEXT_MODEL_DIR, TEXT_PROBABILITY, FraudLensModel
+from fraudlens.models.fraud_model import TEXT_MODEL_DIR, FraudLensModel
 from fraudlens.models.text_classifier import CombinedSettings, CombinedTextModel, FineTuneSettings
+from fraudlens.output_contract import TEXT_PROBABILITY
 from fraudlens.training.train import train
 from fraudlens.training.train_text import labelled_marketplace_reviews
 from tests.conftest import REPO_ROOT

@@ -11,7 +11,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import torch
-from mlflow.tracking import MlflowClient
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
@@ -20,6 +19,7 @@ from fraudlens.config import FraudLensConfig
 from fraudlens.errors import ConfigError
 from fraudlens.marketplace.graph import SCORED_NODE_TYPES
 from fraudlens.marketplace.ingest import IngestResult
+from fraudlens.models import pyfunc as pyfunc_module
 from fraudlens.models.fraud_model import (
     FeatureScaler,
     FraudLensModel,
@@ -33,10 +33,9 @@ from fraudlens.models.pyfunc import SELLER_REVIEWS_EXAMPLE, SELLER_REVIEWS_SIGNA
 from fraudlens.models.text_classifier import CombinedTextModel
 from fraudlens.models.text_encoder import TextEncoder
 from fraudlens.models.tree_head import TreeHead
-from fraudlens.training.mlflow_utils import configure_tracking, flatten_params
+from fraudlens.tracking import configure_tracking, flatten_params, log_and_register
 
 log = logging.getLogger(__name__)
-CODE_PACKAGES = ("fraudlens", "marketplace", "models", "training", "inference")
 
 
 @dataclass
@@ -260,17 +259,8 @@ def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> Tra
         mlflow.log_metrics({**final, "epochs_run": epochs_run})
         with tempfile.TemporaryDirectory() as tmp:
             bundle = model.save(Path(tmp) / "bundle")
-            root = Path(__file__).resolve().parent.parent
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(root / "models" / "pyfunc.py"),
-                artifacts={"bundle": str(bundle)},
-                code_paths=[str(root / pkg) for pkg in CODE_PACKAGES],
-                registered_model_name=config.mlflow.registered_model,
-                signature=SELLER_REVIEWS_SIGNATURE,
-                input_example=SELLER_REVIEWS_EXAMPLE,
-            )
-        version = str(info.registered_model_version)
-        MlflowClient().set_registered_model_alias(config.mlflow.registered_model, config.mlflow.alias, version)
+            version = log_and_register(pyfunc_module.__file__, {"bundle": str(bundle)}, config.mlflow.registered_model,
+                                       config.mlflow.alias, signature=SELLER_REVIEWS_SIGNATURE,
+                                       input_example=SELLER_REVIEWS_EXAMPLE)
     log.info("tracking store %s, run %s, model %s v%s", tracking_uri, run.info.run_id, config.mlflow.registered_model, version)
     return TrainResult(run.info.run_id, config.mlflow.registered_model, version, final, epochs_run, model)

@@ -31,7 +31,6 @@ from fraudlens.models.text_classifier import CombinedSettings, CombinedTextModel
 log = logging.getLogger(__name__)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-CODE_PACKAGES = ("fraudlens", "models")
 
 
 class _Strict(BaseModel):
@@ -319,10 +318,9 @@ class TextTrainResult:
 def train_text(config: TextModelConfig, table: pd.DataFrame, progress=None) -> TextTrainResult:
     """Fits, evaluates, logs and registers the text model; returns the run, version and fitted model."""
     import mlflow
-    from mlflow.tracking import MlflowClient
     from sklearn.model_selection import train_test_split
 
-    from fraudlens.training.mlflow_utils import configure_tracking, flatten_params
+    from fraudlens.tracking import configure_tracking, flatten_params, log_and_register
 
     data = prepare_table(config, table)
     idx = np.arange(len(data.labels))
@@ -381,14 +379,8 @@ def train_text(config: TextModelConfig, table: pd.DataFrame, progress=None) -> T
             bundle = model.save(Path(tmp) / "text_model")
             code = Path(tmp) / "fraudlens_text_pyfunc.py"
             code.write_text(PYFUNC_CODE)
-            root = Path(__file__).resolve().parent.parent
-            info = mlflow.pyfunc.log_model(
-                name="model", python_model=str(code), artifacts={"text_model": str(bundle)},
-                code_paths=[str(root / pkg) for pkg in CODE_PACKAGES],
-                registered_model_name=config.mlflow.registered_model, signature=text_model_signature())
-        version = str(info.registered_model_version)
-        MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri).set_registered_model_alias(
-            config.mlflow.registered_model, config.mlflow.alias, version)
+            version = log_and_register(code, {"text_model": str(bundle)}, config.mlflow.registered_model,
+                                       config.mlflow.alias, signature=text_model_signature())
     log.info("tracking store %s, run %s, model %s v%s", tracking_uri, run.info.run_id, config.mlflow.registered_model,
              version)
     return TextTrainResult(run.info.run_id, config.mlflow.registered_model, version,
@@ -434,7 +426,7 @@ def load_text_model(uri: str) -> CombinedTextModel:
         return CombinedTextModel.load(path)
     import mlflow
 
-    from fraudlens.training.mlflow_utils import resolve_model
+    from fraudlens.tracking import resolve_model
 
     try:
         resolved = resolve_model(uri)

@@ -43,7 +43,7 @@ QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="Only warnings and erro
 
 def _reporter(quiet: bool):
     """One Reporter per command: live progress on a terminal, plain log lines otherwise."""
-    from fraudlens.progress import Reporter
+    from fraudlens.cli.reporter import Reporter
 
     if quiet:
         _state["quiet"] = True
@@ -249,10 +249,11 @@ def _print_score_summary(reporter, result, report_path, report_error, wall_s: fl
     counts = Table("table", box=None, pad_edge=False)
     for header in ("rows in", "scored / used", "quarantined", "flagged"):
         counts.add_column(header, justify="right")
-    entity_of = {"reviews": "review", "orders": "order"}
+    from fraudlens.output_contract import MANIFEST_FILE, TABLE_ENTITIES
+
     for name, entry in manifest["inputs"].items():
         kept = entry.get("rows_scored", entry.get("rows_accepted"))
-        flagged = run.flagged.get(entity_of.get(name, ""), None)
+        flagged = run.flagged.get(TABLE_ENTITIES.get(name, ""), None)
         counts.add_row(name, f"{entry['rows_read']:,}", f"{kept:,}", f"{entry['rows_quarantined']:,}",
                        "" if flagged is None else f"{flagged:,}")
     reporter.print(counts)
@@ -271,7 +272,7 @@ def _print_score_summary(reporter, result, report_path, report_error, wall_s: fl
     for name, path in result.outputs.items():
         if not name.endswith("_csv"):
             paths.add_row(name, Text(str(path)))
-    paths.add_row("manifest", Text(str(result.out_dir / "manifest.json")))
+    paths.add_row("manifest", Text(str(result.out_dir / MANIFEST_FILE)))
     if report_path:
         paths.add_row("report", Text(str(report_path)))
     reporter.print(paths)
@@ -306,7 +307,7 @@ def demo(workdir: Path = typer.Option(Path("demo"), help="Where the demo writes 
     reporter = _reporter(quiet)
 
     def run():
-        from fraudlens.demo import run_demo
+        from fraudlens.cli.demo import run_demo
 
         run_demo(workdir, scale, config, console, reporter=reporter)
     _run(run)

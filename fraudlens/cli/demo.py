@@ -9,6 +9,7 @@ import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 
+from fraudlens.cli.reporter import Reporter
 from fraudlens.config import load_config
 from fraudlens.inference.batch import score_input
 from fraudlens.inference.evaluate import evaluate_scores
@@ -17,13 +18,12 @@ from fraudlens.inference.report import read_review_texts, write_report
 from fraudlens.marketplace.ingest import ingest
 from fraudlens.marketplace.pii import resolve_pii_key
 from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
-from fraudlens.progress import Reporter
-from fraudlens.training.mlflow_utils import configure_tracking
+from fraudlens.tracking import configure_tracking
 from fraudlens.training.train import train
 from fraudlens.training.train_text import load_text_config, read_table, train_text
 
 TRAIN_SEED, TONIGHT_SEED, TEXT_SEED = 0, 1, 2
-TEXT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo-text.yaml"
+TEXT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo-text.yaml"
 
 
 def run_demo(workdir: Path, scale: int, config_path: Path, console: Console,

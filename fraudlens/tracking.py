@@ -1,12 +1,22 @@
-"""MLflow plumbing shared by training and scoring: tracking URI, model URIs, versions."""
+"""The one module that talks to the MLflow tracking server and registry, for both trainers and
+the scorer: tracking URI, resolving ``models:/name@alias``, logging + registering + aliasing a
+model, loading a registered model.
+
+Registered models are logged without ``code_paths``: the model's code is the installed
+``fraudlens`` package (the bundle's format version, checked at load, says whether it can read
+it). Shipping a copy of the package in ``code_paths`` would put a second ``fraudlens`` first on
+``sys.path`` at load time, and MLflow evicts already-imported modules of that name.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
+import mlflow.pyfunc
 from mlflow.tracking import MlflowClient
 
 from fraudlens.errors import FraudLensError
@@ -46,6 +56,23 @@ def resolve_model(uri: str) -> ResolvedModel:
             "`fraudlens train --config configs/demo.yaml` first, or set MLFLOW_TRACKING_URI to the store that has it"
         ) from exc
     return ResolvedModel(uri=f"models:/{name}/{mv.version}", name=name, version=str(mv.version), run_id=mv.run_id)
+
+
+def log_and_register(python_model: Path | str, artifacts: dict[str, str], registered_model: str, alias: str,
+                     **log_model_kwargs) -> str:
+    """Logs a "models from code" pyfunc (``python_model`` is the defining module's file: nothing is
+    pickled) in the active run, registers it and points ``alias`` at the new version."""
+    info = mlflow.pyfunc.log_model(name="model", python_model=str(python_model), artifacts=artifacts,
+                                   registered_model_name=registered_model, **log_model_kwargs)
+    version = str(info.registered_model_version)
+    MlflowClient().set_registered_model_alias(registered_model, alias, version)
+    return version
+
+
+def load_python_model(uri: str):
+    """The fraudlens object behind a logged pyfunc (``unwrap_python_model``), resolved first."""
+    resolved = resolve_model(uri)
+    return mlflow.pyfunc.load_model(resolved.uri).unwrap_python_model(), resolved
 
 
 def flatten_params(prefix: str, value) -> dict[str, object]:

@@ -1,0 +1,23 @@
+"""Numeric helpers every model shares: the logistic function and binary log-loss, written once."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(logits) -> np.ndarray:
+    """1 / (1 + e^-x) in float64; exp overflows to inf for x < -709, which gives exactly 0."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+
+
+def logit(probability, eps: float = 1e-7) -> np.ndarray:
+    p = np.clip(np.asarray(probability, dtype=np.float64), eps, 1 - eps)
+    return np.log(p) - np.log1p(-p)
+
+
+def binary_log_loss(y, probability, eps: float = 1e-7) -> float:
+    """Mean negative log-likelihood of 0/1 labels under ``probability``."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.clip(np.asarray(probability, dtype=np.float64), eps, 1 - eps)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
