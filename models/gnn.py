@@ -1,4 +1,10 @@
-"""Heterogeneous GraphSAGE with fraud heads for review and order nodes."""
+"""Heterogeneous GraphSAGE with fraud heads for review and order nodes.
+
+Label features ("linked to known fraud", marketplace/graph_features.py) enter the heads only,
+never message passing: a neighbour's label feature holds the node's own training label (it
+counts the node among the neighbour's labelled neighbours), so propagating it two hops would
+hand each training node its own label.
+"""
 
 from __future__ import annotations
 
@@ -36,13 +42,15 @@ def mean_adjacency(data) -> dict[tuple[str, str, str], torch.Tensor]:
 class HeteroFraudGNN(nn.Module):
     """Per-type input projection -> residual SAGE layers over every relation -> per-type head.
 
-    The head sees the node's own projection and its final state side by side, so a node with
-    a weak neighbourhood still scores from its own features (and vice versa).
+    The head sees the node's own projection, its final state and its label features side by
+    side, so a node with a weak neighbourhood still scores from its own features (and vice versa).
     """
 
     def __init__(self, feature_dims: dict[str, int], edge_types: list[tuple[str, str, str]], text_dim_in: int,
-                 hidden: int = 64, layers: int = 2, dropout: float = 0.2, text_dim: int = 32):
+                 hidden: int = 64, layers: int = 2, dropout: float = 0.2, text_dim: int = 32,
+                 label_dims: dict[str, int] | None = None):
         super().__init__()
+        self.label_dims = {nt: int((label_dims or {}).get(nt, 0)) for nt in SCORED_NODE_TYPES}
         self.text_proj = nn.Linear(text_dim_in, text_dim)
         self.inputs = nn.ModuleDict({
             node_type: nn.Linear(dim + (text_dim if node_type == "review" else 0), hidden)
@@ -54,17 +62,26 @@ class HeteroFraudGNN(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({
-            node_type: nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
+            node_type: nn.Sequential(nn.Linear(2 * hidden + self.label_dims[node_type], hidden), nn.ReLU(),
+                                     nn.Dropout(dropout), nn.Linear(hidden, 1))
             for node_type in SCORED_NODE_TYPES
         })
 
-    def forward(self, x_dict: dict[str, torch.Tensor], edge_index_dict: dict, review_text: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _head(self, node_type: str, h0: torch.Tensor, h: torch.Tensor, label_x: dict | None) -> torch.Tensor:
+        parts = [h0, h]
+        if self.label_dims[node_type]:
+            own = label_x.get(node_type) if label_x else None
+            parts.append(own if own is not None else h0.new_zeros((len(h0), self.label_dims[node_type])))
+        return self.heads[node_type](torch.cat(parts, dim=-1)).squeeze(-1)
+
+    def forward(self, x_dict: dict[str, torch.Tensor], edge_index_dict: dict, review_text: torch.Tensor,
+                label_x: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         h0 = self.input_states(x_dict, self.text_proj(review_text))
         h = h0
         for conv in self.convs:
             messages = conv({nt: self.dropout(v) for nt, v in h.items()}, edge_index_dict)
             h = {nt: v + torch.relu(messages[nt]) if nt in messages else v for nt, v in h.items()}
-        return {nt: self.heads[nt](torch.cat([h0[nt], h[nt]], dim=-1)).squeeze(-1) for nt in SCORED_NODE_TYPES}
+        return {nt: self._head(nt, h0[nt], h[nt], label_x) for nt in SCORED_NODE_TYPES}
 
     def input_states(self, x_dict: dict[str, torch.Tensor], review_text_projected: torch.Tensor) -> dict[str, torch.Tensor]:
         """h0: each node type's input projection, reviews with their projected text appended."""
@@ -108,15 +125,16 @@ class HeteroFraudGNN(nn.Module):
         return states
 
     @torch.no_grad()
-    def head_logits(self, states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    def head_logits(self, states: list[dict[str, torch.Tensor]],
+                    label_x: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """``forward``'s logits from ``layer_states``."""
-        return {nt: self.heads[nt](torch.cat([states[0][nt], states[-1][nt]], dim=-1)).squeeze(-1)
-                for nt in SCORED_NODE_TYPES}
+        return {nt: self._head(nt, states[0][nt], states[-1][nt], label_x) for nt in SCORED_NODE_TYPES}
 
     def local_logits(self, node_type: str, x: torch.Tensor, nodes: torch.Tensor, states: list[dict[str, torch.Tensor]],
-                     adjacency: dict, review_text_projected: torch.Tensor | None = None) -> torch.Tensor:
+                     adjacency: dict, review_text_projected: torch.Tensor | None = None,
+                     label_x: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of ``nodes`` (of ``node_type``) as functions of their own inputs ``x`` (and
-        projected text), every neighbour's state held at its value in ``states``.
+        projected text and label features), every neighbour's state held at its value in ``states``.
 
         The values equal ``forward``'s; the gradients cover each node's own paths (input
         projection, residuals, SAGE root weights, head) and not its echo through neighbours, so
@@ -136,4 +154,4 @@ class HeteroFraudGNN(nn.Module):
                 relation_outputs.append(sage.lin_l(neighbours) + sage.lin_r(h))
             if relation_outputs:
                 h = h + torch.relu(torch.stack(relation_outputs).mean(dim=0))
-        return self.heads[node_type](torch.cat([h0, h], dim=-1)).squeeze(-1)
+        return self._head(node_type, h0, h, None if label_x is None else {node_type: label_x})

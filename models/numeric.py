@@ -21,3 +21,11 @@ def binary_log_loss(y, probability, eps: float = 1e-7) -> float:
     y = np.asarray(y, dtype=np.float64)
     p = np.clip(np.asarray(probability, dtype=np.float64), eps, 1 - eps)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+
+def logit_log_loss(y, logits) -> float:
+    """``binary_log_loss`` computed from logits: exact at any margin (no probability clip), which
+    matters where log-loss ranks candidates whose confident texts sit beyond the clip."""
+    y = np.asarray(y, dtype=np.float64)
+    logits = np.asarray(logits, dtype=np.float64)
+    return float(np.mean(np.logaddexp(0, logits) - y * logits))

@@ -35,7 +35,7 @@ class FraudLensPyfunc(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """model_input: reviews with at least text and rating; missing ids/dates are filled in."""
-        from fraudlens.inference.seller import reviews_from_frame
+        from fraudlens.marketplace.seller_reviews import reviews_from_frame
 
         tables = {"reviews": reviews_from_frame(pd.DataFrame(model_input))}
         scores = self.model.score(tables)["review"]

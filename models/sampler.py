@@ -5,10 +5,10 @@ this is our own. The graph is stored by destination (CSR over in-edges), which m
 cheap: sampling a node's in-neighbours, and layer-wise full-graph inference, where the edges
 into a contiguous chunk of nodes are one contiguous slice.
 
-The graph used for fraud scoring is the entity graph: scored nodes (orders/reviews) plus one
-node per shared entity (account, seller, address, device; user, product), with an edge each
-way between a scored node and each of its entities, typed by relation and direction. Popular
-entities have thousands of members; the per-hop caps keep a 2-hop batch small.
+The GNN trains on the marketplace graph (marketplace/graph.py) through ``HeteroSampler``: every
+node type in one id space, every edge type a relation. Popular products and shared sellers have
+thousands of members; the per-hop caps keep a 2-hop batch small, so an epoch costs what the
+labelled nodes' capped neighbourhoods cost, not what the graph costs.
 """
 
 from __future__ import annotations
@@ -45,36 +45,6 @@ class CSRGraph:
 
     def in_degree(self) -> np.ndarray:
         return np.diff(self.indptr)
-
-
-@dataclass
-class EntityGraph:
-    graph: CSRGraph
-    num_scored: int  # scored nodes are 0..num_scored-1, entity nodes follow
-    node_type: np.ndarray  # 0 = scored, 1 + i = entity of relation i
-    relation_names: list[str]
-
-
-def entity_graph(codes: dict[str, np.ndarray]) -> EntityGraph:
-    """Scored nodes + one node per group of each relation; relation i gives edge types 2i
-    (entity -> scored) and 2i + 1 (scored -> entity). ``codes``: group per scored node, -1 = none."""
-    n = len(next(iter(codes.values()))) if codes else 0
-    srcs, dsts, rels, types = [], [], [], [np.zeros(n, dtype=np.int64)]
-    offset = n
-    for i, code in enumerate(codes.values()):
-        code = np.asarray(code, dtype=np.int64)
-        groups = int(code.max()) + 1 if (code >= 0).any() else 0
-        scored = np.flatnonzero(code >= 0)
-        entity = offset + code[scored]
-        srcs += [entity, scored]
-        dsts += [scored, entity]
-        rels += [np.full(len(scored), 2 * i), np.full(len(scored), 2 * i + 1)]
-        types.append(np.full(groups, 1 + i, dtype=np.int64))
-        offset += groups
-    def cat(parts):
-        return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
-    graph = CSRGraph.from_edges(cat(srcs), cat(dsts), cat(rels), offset)
-    return EntityGraph(graph=graph, num_scored=n, node_type=np.concatenate(types), relation_names=list(codes))
 
 
 @dataclass
@@ -134,3 +104,58 @@ def sample_k_hop(graph: CSRGraph, seeds: np.ndarray, caps: list[int], rng: np.ra
         frontier = new
     return SampledSubgraph(nodes=np.concatenate(nodes), src=np.concatenate(edge_src), dst=np.concatenate(edge_dst),
                            rel=np.concatenate(edge_rel), num_seeds=len(seeds))
+
+
+@dataclass
+class HeteroSubgraph:
+    """A sampled subgraph of a heterogeneous graph, as the GNN's forward reads it."""
+
+    nodes: dict[str, np.ndarray]  # per node type: node indices (of that type) in the subgraph
+    edge_index: dict[tuple[str, str, str], np.ndarray]  # per edge type: [2, edges] of subgraph positions
+    seed_types: np.ndarray  # per seed: index into HeteroSampler.node_types
+    seed_positions: np.ndarray  # per seed: its position among the subgraph's nodes of its type
+
+
+class HeteroSampler:
+    """The degree-capped sampler over a torch-geometric ``HeteroData``: every node type is laid
+    out in one id space (an offset per type), every edge type becomes a relation of one CSR
+    graph, and a sample is cut back into per-type node lists and per-type edge lists."""
+
+    def __init__(self, data):
+        self.node_types = list(data.node_types)
+        sizes = np.array([int(data[nt].num_nodes or 0) for nt in self.node_types], dtype=np.int64)
+        self.offsets = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
+        self.edge_types = [et for et in data.edge_types if data[et].edge_index.shape[1]]
+        offset = dict(zip(self.node_types, self.offsets))
+        src, dst, rel = [], [], []
+        for r, edge_type in enumerate(self.edge_types):
+            edge_index = data[edge_type].edge_index.numpy()
+            src.append(edge_index[0] + offset[edge_type[0]])
+            dst.append(edge_index[1] + offset[edge_type[2]])
+            rel.append(np.full(edge_index.shape[1], r, dtype=np.int64))
+        def cat(parts):
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        self.graph = CSRGraph.from_edges(cat(src), cat(dst), cat(rel), int(sizes.sum()))
+
+    def global_ids(self, node_type: str, index: np.ndarray) -> np.ndarray:
+        return np.asarray(index, dtype=np.int64) + self.offsets[self.node_types.index(node_type)]
+
+    def sample(self, seeds: np.ndarray, caps: list[int], rng: np.random.Generator) -> HeteroSubgraph:
+        """``seeds``: global ids (``global_ids``); a GNN of len(caps) layers on the result gives
+        them their output on the sampled edges."""
+        sub = sample_k_hop(self.graph, seeds, caps, rng)
+        types = np.searchsorted(self.offsets, sub.nodes, "right") - 1
+        local = sub.nodes - self.offsets[types]
+        position = np.empty(len(sub.nodes), dtype=np.int64)
+        nodes = {}
+        for t, node_type in enumerate(self.node_types):
+            mask = types == t
+            position[mask] = np.arange(int(mask.sum()))
+            nodes[node_type] = local[mask]
+        edge_index = {}
+        for r, edge_type in enumerate(self.edge_types):
+            mask = sub.rel == r
+            if mask.any():
+                edge_index[edge_type] = np.stack([position[sub.src[mask]], position[sub.dst[mask]]])
+        return HeteroSubgraph(nodes=nodes, edge_index=edge_index, seed_types=types[:sub.num_seeds],
+                              seed_positions=position[:sub.num_seeds])

@@ -16,7 +16,6 @@ in training and validation keep the GNN alone. Saved as xgboost JSON and one JSO
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,11 +26,12 @@ from scipy.special import expit, logit
 from sklearn.metrics import average_precision_score
 
 from fraudlens.models.xgbgraph import XGBGraph
+from fraudlens.persistence import read_component, write_component
 
 BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Rows per prediction call: bounds the float32 copy xgboost makes at a million nodes.
 PREDICT_CHUNK = 200_000
-HEAD_FILE = "tree_head.json"
+COMPONENT, FORMAT_VERSION = "tree_head", 1
 EPS = 1e-6
 
 
@@ -51,15 +51,19 @@ class TreeHead:
     @classmethod
     def fit(cls, features: dict[str, pd.DataFrame], gnn_logits: dict[str, np.ndarray],
             train: dict[str, tuple[np.ndarray, np.ndarray]], valid: dict[str, tuple[np.ndarray, np.ndarray]],
-            threads: int = 1, seed: int = 0) -> "TreeHead":
-        """``train``/``valid``: per node type, (row indices, 0/1 labels)."""
+            threads: int = 1, seed: int = 0,
+            select: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> "TreeHead":
+        """``train``/``valid``/``select``: per node type, (row indices, 0/1 labels). The trees stop
+        early on ``valid``; the blend weight is chosen on ``select`` (default: ``valid``), rows
+        the trees were not stopped on, where their AUPRC is not optimistic."""
         head = cls()
         for nt, matrix in features.items():
             (tr, ytr), (va, yva) = train.get(nt, ([], [])), valid.get(nt, ([], []))
-            if len(np.unique(ytr)) < 2 or len(np.unique(yva)) < 2:
+            se, yse = (select or valid).get(nt, ([], []))
+            if len(np.unique(ytr)) < 2 or len(np.unique(yva)) < 2 or len(np.unique(yse)) < 2:
                 continue
             trees = XGBGraph(threads=threads, seed=seed).fit(matrix.iloc[tr], ytr, matrix.iloc[va], yva)
-            weight, auprc = choose_blend_weight(yva, trees.predict(matrix.iloc[va]), expit(gnn_logits[nt][va]))
+            weight, auprc = choose_blend_weight(yse, trees.predict(matrix.iloc[se]), expit(gnn_logits[nt][se]))
             head.trees[nt], head.weights[nt] = trees, float(weight)
             head.validation[nt] = {"gnn_auprc": auprc[0.0], "trees_auprc": auprc[1.0], "blend_auprc": auprc[weight]}
         return head
@@ -88,24 +92,24 @@ class TreeHead:
         flagged reviews on the demo model's 391 trees.
         """
         trees = self.trees[node_type]
-        dmatrix = xgb.DMatrix(matrix[trees.columns].to_numpy(np.float32), feature_names=trees.columns)
+        dmatrix = xgb.DMatrix(matrix.reindex(columns=trees.columns).to_numpy(np.float32), feature_names=trees.columns)
         contribs = trees.booster.predict(dmatrix, pred_contribs=True, approx_contribs=True,
                                          iteration_range=(0, trees.best_iteration + 1))
         return pd.DataFrame(contribs[:, :-1], index=matrix.index, columns=trees.columns)  # last column: bias
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"weights": self.weights, "validation": self.validation, "trees": {}}
         for nt, trees in self.trees.items():
             trees.booster.save_model(str(directory / f"trees_{nt}.json"))
             meta["trees"][nt] = {"columns": trees.columns, "best_iteration": trees.best_iteration}
-        (directory / HEAD_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
+        return write_component(directory, COMPONENT, FORMAT_VERSION, meta)
 
     @classmethod
     def load(cls, directory: Path) -> "TreeHead":
         directory = Path(directory)
-        meta = json.loads((directory / HEAD_FILE).read_text())
+        meta = read_component(directory, COMPONENT, FORMAT_VERSION)
         head = cls(weights={k: float(v) for k, v in meta["weights"].items()}, validation=meta["validation"])
         for nt, info in meta["trees"].items():
             booster = xgb.Booster(model_file=str(directory / f"trees_{nt}.json"))

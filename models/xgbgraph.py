@@ -56,8 +56,9 @@ class XGBGraph:
         return int(self.booster.best_iteration)
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
-        """Fraud probability per row, using the trees up to the best validation round."""
-        matrix = xgb.DMatrix(x[self.columns].to_numpy(np.float32), feature_names=self.columns)
+        """Fraud probability per row, using the trees up to the best validation round; a column
+        the input lacks (a marketplace without that relation) is missing, as xgboost reads NaN."""
+        matrix = xgb.DMatrix(x.reindex(columns=self.columns).to_numpy(np.float32), feature_names=self.columns)
         return self.booster.predict(matrix, iteration_range=(0, self.best_iteration + 1))
 
     def importance(self, top: int = 20) -> dict[str, float]:

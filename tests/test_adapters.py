@@ -41,7 +41,7 @@ def test_sffsd_tables_pass_ingest_without_losing_rows(tmp_path):
 
 
 @needs_yelpchi
-def test_yelpchi_tables_pass_ingest_and_keep_priors_aside(tmp_path):
+def test_yelpchi_tables_pass_ingest_with_priors_as_signals(tmp_path):
     raw = pd.read_csv(DATA_DIR / adapters.YELPCHI_FILE)
     adapters.write_yelpchi(DATA_DIR, tmp_path)
     result = ingest(tmp_path, DEMO_PII_KEY.encode())
@@ -51,10 +51,12 @@ def test_yelpchi_tables_pass_ingest_and_keep_priors_aside(tmp_path):
     assert reviews["account_id"].nunique() == raw["user_id"].nunique()
     assert reviews["product_id"].nunique() == raw["product_id"].nunique()
     assert result.tables["labels"]["is_fraud"].astype(int).sum() == int(raw["is_fraud"].sum())
-    # Ingest keeps contract columns only; the priors live in the side table, aligned by review_id.
-    assert not set(adapters.PRIOR_COLUMNS) & set(reviews.columns)
-    priors = adapters.read_side_table(tmp_path, "review_priors").set_index("review_id")
-    np.testing.assert_allclose(priors.loc[raw["review_id"], "user_prior"].to_numpy(), raw["user_prior"].to_numpy())
+    # The priors go through ingest as platform signals, aligned by review_id.
+    assert not result.reports["reviews"].ignored_columns
+    by_id = reviews.set_index("review_id")
+    for column in adapters.PRIOR_COLUMNS:
+        np.testing.assert_allclose(by_id.loc[raw["review_id"].astype(str), f"signal_{column}"].to_numpy(),
+                                   raw[column].to_numpy())
 
 
 def test_sffsd_adapter_on_a_hand_made_frame():

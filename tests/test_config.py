@@ -6,7 +6,7 @@ from tests.conftest import REPO_ROOT
 
 
 def test_shipped_configs_validate():
-    from fraudlens.training.train_text import load_text_config
+    from fraudlens.text_config import load_text_config
 
     loaders = {"demo.yaml": load_config, "demo-text.yaml": load_text_config, "text.yaml": load_text_config}
     shipped = sorted(p.name for p in (REPO_ROOT / "configs").glob("*.yaml"))

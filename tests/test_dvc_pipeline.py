@@ -20,6 +20,7 @@ def _tracked_files() -> list[str]:
     return [f for f in listed.stdout.splitlines() if (REPO_ROOT / f).is_file()]
 
 
+@pytest.mark.slow
 def test_dvc_repro_runs_every_stage_in_a_fresh_clone(tmp_path):
     clone = tmp_path / "clone"
     for name in _tracked_files():
@@ -54,3 +55,19 @@ def test_dvc_repro_runs_every_stage_in_a_fresh_clone(tmp_path):
     assert (clone / "mlflow.db").exists() and (clone / "dvc.lock").exists()
     again = subprocess.run([str(Path(bin_dir) / "dvc"), "status"], cwd=clone, env=env, capture_output=True, text=True)
     assert "up to date" in again.stdout
+
+    # An experiment: two parameters set on the command line; exp show lists it with its metrics.
+    dvc = str(Path(bin_dir) / "dvc")
+    experiment = subprocess.run([dvc, "exp", "run", "-n", "small-gnn", "-S", "configs/demo.yaml:gnn.hidden=16",
+                                 "-S", "configs/demo.yaml:train.learning_rate=0.02"], cwd=clone, env=env,
+                                capture_output=True, text=True, timeout=900)
+    assert experiment.returncode == 0, experiment.stdout[-3000:] + experiment.stderr[-3000:]
+    assert "Running stage 'train'" in experiment.stdout and "Running stage 'generate'" not in experiment.stdout
+    shown = subprocess.run([dvc, "exp", "show", "--json"], cwd=clone, env=env, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    runs = [exp for baseline in json.loads(shown.stdout) for exp in (baseline.get("experiments") or [])]
+    named = [r for exp in runs for r in exp.get("revs", []) if r.get("name") == "small-gnn"]
+    assert named, shown.stdout[:2000]
+    data = named[0]["data"]
+    assert data["params"]["configs/demo.yaml"]["data"]["gnn"]["hidden"] == 16
+    assert data["metrics"]["metrics/demo.json"]["data"]["review_count"] > 0

@@ -60,8 +60,10 @@ def test_save_load_round_trip_scores_identically(model_and_tables, tmp_path):
 def test_scaler_keeps_training_statistics(model_and_tables):
     model, _, inputs = model_and_tables
     shifted = {nt: f + 100.0 for nt, f in inputs.features.items()}
-    x = model.scaler.transform(shifted)
-    assert np.allclose(x["review"].numpy(), 5.0)  # far outside training range: clipped, not re-standardised
+    x = model.scaler.transform(shifted)["review"].numpy()
+    present = ~np.isnan(shifted["review"].to_numpy(dtype=np.float64))
+    assert np.allclose(x[present], 5.0)  # far outside training range: clipped, not re-standardised
+    assert np.allclose(x[~present], 0.0)  # a missing graph feature (no neighbours) reads as the mean
 
 
 def test_platt_calibration_maps_overconfident_logits_to_observed_rates():
@@ -78,3 +80,25 @@ def test_platt_calibration_maps_overconfident_logits_to_observed_rates():
     assert np.mean((calibrated - y) ** 2) < raw_brier
     assert abs(calibrated.mean() - y.mean()) < 0.02
     assert fit_platt(logits, np.zeros(4000)) == (1.0, 0.0)
+
+
+def test_a_model_with_label_features_reads_the_labels_of_the_scored_input(small_input, encoder, tmp_path):
+    from fraudlens.models.fraud_model import with_label_features
+
+    tables = ingest(small_input, b"k").tables
+    inputs = with_label_features(build_model_inputs(tables, encoder), tables["labels"])
+    assert {"lab_share_account", "lab_known_seller"} <= set(inputs.label_features["order"].columns)
+    torch.manual_seed(0)
+    arch = architecture_for(inputs, hidden=16, layers=2, dropout=0.1, text_dim=8)
+    assert arch["label_dims"]["order"] == inputs.label_features["order"].shape[1]
+    model = FraudLensModel(FraudLensModel.new_gnn(arch), FeatureScaler.fit(inputs.features), arch,
+                           encoder.model_dir, {"max_length": 128},
+                           label_scaler=FeatureScaler.fit(inputs.label_features))
+    model._encoder, model._encoder_key = encoder, (None, ())
+    model.save(tmp_path / "bundle")
+    loaded = FraudLensModel.load(tmp_path / "bundle")
+    for node_type, frame in model.score(tables).items():
+        pd.testing.assert_frame_equal(frame, loaded.score(tables)[node_type])
+    # The scores move with the labels known to the run, and not without them.
+    unlabelled = {k: v for k, v in tables.items() if k != "labels"}
+    assert not np.allclose(model.score(tables)["order"]["score"], model.score(unlabelled)["order"]["score"])

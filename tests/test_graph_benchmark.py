@@ -26,10 +26,10 @@ def test_recall_at_k_counts_positives_among_the_top_k():
 def test_split_is_stratified_disjoint_and_seeded():
     import pandas as pd
     labels = pd.Series(np.r_[np.ones(100), np.zeros(400)].astype(int), index=[f"o{i}" for i in range(500)])
-    fit, valid, test = graph_quality.split(labels, 0.2, seed=3)
-    assert len(set(fit) | set(valid) | set(test)) == 500 and len(test) == 100
+    train, test = graph_quality.split(labels, 0.2, seed=3)
+    assert len(set(train) | set(test)) == 500 and len(test) == 100
     assert labels.iloc[test].sum() == 20
-    np.testing.assert_array_equal(graph_quality.split(labels, 0.2, seed=3)[2], test)
+    np.testing.assert_array_equal(graph_quality.split(labels, 0.2, seed=3)[1], test)
 
 
 def test_doc_update_rewrites_only_its_own_block(tmp_path):
@@ -46,10 +46,24 @@ def test_doc_update_rewrites_only_its_own_block(tmp_path):
 
 
 def test_results_json_has_the_issue_shape():
-    runs = [{"models": {name: {part: {m: 0.5 + 0.1 * seed for m in graph_quality.METRICS} for part in ("select", "test")}
+    runs = [{"train_s": 10.0 * (seed + 1),
+             "models": {name: {part: {m: 0.5 + 0.1 * seed for m in graph_quality.METRICS} for part in ("select", "test")}
                         for name in graph_quality.MODELS}} for seed in range(3)]
     shaped = graph_quality.machine_readable({"sffsd": graph_quality.summarise(runs)})
     assert set(shaped["sffsd"]) == set(graph_quality.MODELS) >= {"xgbgraph", "gnn", "shipped"}
     shipped = shaped["sffsd"]["shipped"]
-    assert {"auroc_mean", "auroc_sd", "auprc_mean", "auprc_sd", "macro_f1_mean"} <= set(shipped)
+    assert {"auroc_mean", "auroc_sd", "auprc_mean", "auprc_sd", "macro_f1_mean", "auprc_per_seed",
+            "train_s_mean"} <= set(shipped)
     assert abs(shipped["auprc_mean"] - 0.6) < 1e-12 and abs(shipped["auprc_sd"] - 0.1) < 1e-12
+    np.testing.assert_allclose(shipped["auprc_per_seed"], [0.5, 0.6, 0.7])
+    assert shipped["train_s_mean"] == 20.0
+
+
+def test_the_benchmark_runs_the_product_path():
+    """No second implementation: the benchmark trains with the product's train() and scores with
+    the registered model's own inputs/score_inputs."""
+    source = (ROOT / "benchmarks" / "graph_quality.py").read_text()
+    assert "from fraudlens.training.train import train" in source
+    assert "load_registered_model" in source and ".score_inputs(" in source
+    for gone in ("relational_gnn", "graph_training", "XGBGraph("):
+        assert gone not in source

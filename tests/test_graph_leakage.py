@@ -109,4 +109,29 @@ def test_yelpchi_slice_test_labels_change_no_feature():
     tables = adapters.yelpchi_tables(raw)
     labels = labels_by_id(tables["labels"], "review")
     train_ids, test_ids = _split(labels)
-    _assert_test_labels_unused(review_nodes(tables, tables["review_priors"]), labels, train_ids, test_ids)
+    _assert_test_labels_unused(review_nodes(tables), labels, train_ids, test_ids)
+
+
+def test_latest_label_features_read_only_earlier_events():
+    tables, labels = synthetic_orders()
+    nodes = order_nodes(tables)
+    cut = np.quantile(nodes.time, 0.5)
+    later = nodes.ids[nodes.time > cut]
+    before = label_features(nodes, labels, labels.index)
+    flipped = labels.copy()
+    flipped[later] = 1 - flipped[later]
+    after = label_features(nodes, flipped, labels.index)
+    last = [c for c in before.columns if c.startswith("lab_last_")]
+    assert last and before[last].notna().any().all()
+    earlier = nodes.time <= cut
+    pd.testing.assert_frame_equal(after.loc[earlier, last], before.loc[earlier, last])
+    assert not after.loc[~earlier, last].equals(before.loc[~earlier, last])
+
+
+def test_labels_given_after_the_run_clock_are_not_read():
+    labels = pd.DataFrame({"entity_type": ["order", "order", "order", "review"], "entity_id": ["o1", "o2", "o3", "r1"],
+                           "is_fraud": [1, 0, 1, 1],
+                           "labeled_at": pd.to_datetime(["2026-01-01", "2026-02-01", None, "2026-01-01"])})
+    known = labels_by_id(labels, "order", as_of=pd.Timestamp("2026-01-15", tz="UTC"))
+    assert list(known.index) == ["o1", "o3"]  # o2 was labelled later; o3 has no date: always known
+    assert list(labels_by_id(labels, "order").index) == ["o1", "o2", "o3"]

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fraudlens.inference.report import ks_statistic, population_stability_index, write_report
+from fraudlens.inference.drift import ks_statistic, population_stability_index
+from fraudlens.inference.report import write_report
 from tests.conftest import REPO_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -1,4 +1,4 @@
-"""The degree-capped k-hop sampler and exact layer-wise inference of the relational GNN."""
+"""The degree-capped k-hop sampler, and the heterogeneous batches the GNN trains on."""
 
 from __future__ import annotations
 
@@ -6,8 +6,27 @@ import numpy as np
 import pytest
 import torch
 
-from fraudlens.models.relational_gnn import RelationalGNN, layerwise_embed
-from fraudlens.models.sampler import CSRGraph, entity_graph, sample_k_hop
+from fraudlens.models.sampler import CSRGraph, sample_k_hop
+
+
+class _Entity:
+    def __init__(self, graph: CSRGraph, num_scored: int):
+        self.graph, self.num_scored = graph, num_scored
+
+
+def entity_graph(codes: dict[str, np.ndarray]) -> _Entity:
+    """Scored nodes + one node per group of each relation, an edge each way (relations 2i, 2i + 1)."""
+    n = len(next(iter(codes.values())))
+    srcs, dsts, rels, offset = [], [], [], n
+    for i, code in enumerate(codes.values()):
+        scored = np.flatnonzero(code >= 0)
+        entity = offset + code[scored]
+        srcs += [entity, scored]
+        dsts += [scored, entity]
+        rels += [np.full(len(scored), 2 * i), np.full(len(scored), 2 * i + 1)]
+        offset += int(code.max()) + 1
+    graph = CSRGraph.from_edges(np.concatenate(srcs), np.concatenate(dsts), np.concatenate(rels), offset)
+    return _Entity(graph, n)
 
 
 def _hub_graph(seed: int = 0):
@@ -22,7 +41,7 @@ def _hub_graph(seed: int = 0):
     return entity_graph(codes)
 
 
-def test_entity_graph_links_each_scored_node_to_its_entities_both_ways():
+def test_csr_graph_keeps_every_in_edge_of_each_node():
     entity = _hub_graph()
     graph = entity.graph
     assert graph.num_relations == 6
@@ -30,7 +49,6 @@ def test_entity_graph_links_each_scored_node_to_its_entities_both_ways():
     scored_in = np.bincount(dst[dst < entity.num_scored], minlength=entity.num_scored)
     assert scored_in.min() >= 2 and scored_in.max() <= 3  # account + seller (+ device)
     assert len(graph.src) == 2 * scored_in.sum()
-    assert (entity.node_type[:entity.num_scored] == 0).all()
 
 
 @pytest.mark.parametrize("caps", [[2, 3], [5, 1], [1, 1, 4]])
@@ -64,58 +82,56 @@ def test_sampled_subgraph_starts_with_the_seeds_and_has_unique_nodes():
     assert len(np.unique(sub.nodes)) == len(sub.nodes)
 
 
-def _model(graph: CSRGraph, in_dim: int = 5) -> RelationalGNN:
+def _hetero_world():
+    """A small marketplace graph with the GNN over it (random weights: the paths must agree for any)."""
+    from fraudlens.marketplace.features import node_features
+    from fraudlens.marketplace.graph import build_graph
+    from fraudlens.marketplace.synthetic import generate_marketplace
+    from fraudlens.models.fraud_model import FeatureScaler, FraudLensModel, ModelInputs, architecture_for
+
+    tables = generate_marketplace(seed=1, scale=120)
+    graph = build_graph(tables)
+    features = node_features(tables, graph.ids)
+    inputs = ModelInputs(graph=graph, features=features, review_text=torch.randn(len(graph.ids["review"]), 6))
     torch.manual_seed(0)
-    return RelationalGNN(in_dim, label_dim=2, num_relations=graph.num_relations, hidden=8, layers=2).eval()
+    arch = architecture_for(inputs, hidden=8, layers=2, dropout=0.0, text_dim=4)
+    gnn = FraudLensModel.new_gnn(arch).eval()
+    return inputs, gnn, FeatureScaler.fit(features).transform(features)
 
 
-def test_layerwise_inference_equals_full_batch_forward():
-    entity = _hub_graph()
-    graph = entity.graph
-    x = torch.randn(graph.num_nodes, 5)
-    model = _model(graph)
+def test_hetero_sampler_cuts_samples_back_into_real_typed_edges():
+    from fraudlens.models.sampler import HeteroSampler
+
+    inputs, _, _ = _hetero_world()
+    sampler = HeteroSampler(inputs.data)
+    seeds = sampler.global_ids("order", np.arange(0, 40, 3))
+    sub = sampler.sample(seeds, [3, 3], np.random.default_rng(0))
+    order = sampler.node_types.index("order")
+    assert (sub.seed_types == order).all()
+    np.testing.assert_array_equal(sub.nodes["order"][sub.seed_positions], np.arange(0, 40, 3))
+    for edge_type, edge_index in sub.edge_index.items():
+        real = set(map(tuple, inputs.data[edge_type].edge_index.numpy().T.tolist()))
+        source, _, destination = edge_type
+        pairs = zip(sub.nodes[source][edge_index[0]].tolist(), sub.nodes[destination][edge_index[1]].tolist())
+        assert set(pairs) <= real
+
+
+def test_uncapped_hetero_sample_gives_the_seeds_their_full_graph_logits():
+    from fraudlens.models.sampler import HeteroSampler
+
+    inputs, gnn, x = _hetero_world()
+    sampler = HeteroSampler(inputs.data)
+    big = int(sampler.graph.in_degree().max())
+    index = {"review": np.arange(0, 30, 4), "order": np.arange(1, 30, 5)}
+    seeds = np.concatenate([sampler.global_ids(nt, idx) for nt, idx in index.items()])
+    sub = sampler.sample(seeds, [big, big], np.random.default_rng(0))
     with torch.no_grad():
-        full = model.embed(x, torch.from_numpy(graph.src), torch.from_numpy(graph.dst), torch.from_numpy(graph.rel))
-    chunked = layerwise_embed(model, x, graph, chunk=7)  # chunks cut through the hub's in-edges
-    torch.testing.assert_close(chunked, full, rtol=1e-5, atol=1e-5)
-
-
-def test_uncapped_sample_gives_the_seeds_their_full_graph_output():
-    entity = _hub_graph()
-    graph = entity.graph
-    x = torch.randn(graph.num_nodes, 5)
-    label_x = torch.randn(entity.num_scored, 2)
-    model = _model(graph)
-    seeds = np.arange(0, entity.num_scored, 9)
-    big = int(graph.in_degree().max())
-    sub = sample_k_hop(graph, seeds, [big, big], np.random.default_rng(0))
-    with torch.no_grad():
-        emb = model.embed(x, torch.from_numpy(graph.src), torch.from_numpy(graph.dst), torch.from_numpy(graph.rel))
-        expected = model.score(emb[torch.from_numpy(seeds)], label_x[torch.from_numpy(seeds)])
-        got = model(x[torch.from_numpy(sub.nodes)], torch.from_numpy(sub.src), torch.from_numpy(sub.dst),
-                    torch.from_numpy(sub.rel), label_x[torch.from_numpy(seeds)], torch.arange(sub.num_seeds))
-    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
-
-
-def test_gnn_trained_with_the_sampler_learns_a_neighbour_signal():
-    import pandas as pd
-    from sklearn.metrics import roc_auc_score
-
-    from fraudlens.training.graph_training import GNNConfig, gnn_predict, graph_inputs, train_gnn
-
-    rng = np.random.default_rng(0)
-    n = 600
-    ring = rng.integers(0, 60, n)
-    bad_ring = rng.random(60) < 0.2
-    y = bad_ring[ring].astype(np.float64)
-    # The only signal: fraud rings share a noisy marker, visible on average over the ring, not per order.
-    marker = pd.DataFrame({"marker": y * 0.6 + rng.normal(0, 1, n)})
-    entity = entity_graph({"ring": ring, "seller": rng.integers(0, 3, n)})
-    inputs = graph_inputs(entity, marker, pd.DataFrame({"none": np.zeros(n)}))
-    order = rng.permutation(n)
-    fit, valid, test = order[:300], order[300:400], order[400:]
-    trained = train_gnn(inputs, y, fit, valid, GNNConfig(hidden=16, batch_size=64, max_epochs=15, patience=15))
-    probability, embedding = gnn_predict(trained.model, inputs)
-    assert embedding.shape == (n, 32)
-    assert roc_auc_score(y[test], probability[test]) > 0.8
-    assert 1 <= trained.best_epoch <= 15
+        full = gnn(x, inputs.data.edge_index_dict, inputs.review_text)
+        nodes = {nt: torch.from_numpy(n) for nt, n in sub.nodes.items()}
+        local = gnn({nt: x[nt][n] for nt, n in nodes.items()},
+                    {et: torch.from_numpy(e) for et, e in sub.edge_index.items()}, inputs.review_text[nodes["review"]])
+    for t, nt in enumerate(sampler.node_types):
+        mask = sub.seed_types == t
+        if mask.any():
+            got = local[nt][torch.from_numpy(sub.seed_positions[mask])]
+            torch.testing.assert_close(got, full[nt][torch.from_numpy(index[nt])], rtol=1e-5, atol=1e-5)

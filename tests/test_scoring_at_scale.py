@@ -13,8 +13,8 @@ from fraudlens.inference.reasons import feature_attributions
 from fraudlens.marketplace.ingest import ingest
 from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
 from fraudlens.models.fraud_model import FeatureScaler, FraudLensModel, architecture_for, build_model_inputs
-from fraudlens.models.text_classifier import CombinedSettings, CombinedTextModel
 from fraudlens.models.text_encoder import EmbeddingCache, TextEncoder, text_keys
+from fraudlens.models.text_model import CombinedSettings, CombinedTextModel
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Behaviour of the synthetic marketplace generator (marketplace/synthetic.py)."""
+"""Behaviour of the synthetic marketplace generator (fraudlens/marketplace/synthetic/)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
-import fraudlens.marketplace.synthetic as synthetic
 from fraudlens.marketplace.features import node_features
 from fraudlens.marketplace.graph import build_graph
-from fraudlens.marketplace.synthetic import generate_marketplace, read_marketplace, write_marketplace
+from fraudlens.marketplace.synthetic import generate_marketplace, phrases, read_marketplace, shares, write_marketplace
+from fraudlens.marketplace.synthetic import labels as synthetic_labels
 
 SCHEMA = {
     "reviews": {"review_id": "str", "account_id": "str", "product_id": "str", "text": "str", "rating": "int",
@@ -247,7 +247,7 @@ def test_labels_are_a_partial_and_slightly_wrong_view_of_the_truth(market):
     # Moderators and chargeback processes err: about LABEL_NOISE_SHARE of the labels are wrong,
     # in both directions and for every entity type.
     wrong = joined["is_fraud"] != joined["is_fraud_true"]
-    assert 0.5 * synthetic.LABEL_NOISE_SHARE < wrong.mean() < 2 * synthetic.LABEL_NOISE_SHARE
+    assert 0.5 * synthetic_labels.LABEL_NOISE_SHARE < wrong.mean() < 2 * synthetic_labels.LABEL_NOISE_SHARE
     assert (wrong & (joined["is_fraud_true"] == 1)).any() and (wrong & (joined["is_fraud_true"] == 0)).any()
     assert set(joined.loc[wrong, "entity_type"]) == {"review", "order", "account"}
     assert not labels.duplicated(["entity_type", "entity_id"]).any()
@@ -265,7 +265,7 @@ def test_labels_are_a_partial_and_slightly_wrong_view_of_the_truth(market):
 
 def test_label_noise_touches_only_the_labels_never_the_truth(monkeypatch):
     noisy = generate_marketplace(3, 400)
-    monkeypatch.setattr(synthetic, "LABEL_NOISE_SHARE", 0.0)
+    monkeypatch.setattr(synthetic_labels, "LABEL_NOISE_SHARE", 0.0)
     exact = generate_marketplace(3, 400)
     for name in ("reviews", "orders", "products", "accounts", "truth"):
         pd.testing.assert_frame_equal(noisy[name], exact[name])
@@ -305,14 +305,14 @@ def _normalised(text: pd.Series) -> pd.Series:
 
 def _in_ring_phrasing(text: pd.Series) -> pd.Series:
     """Starts with one of the rings' template phrases (in any case, with any '!' count)."""
-    templates = sorted({re.sub(r"!+", "!", t.lower()) for pool in synthetic.RING_TEMPLATES.values() for t in pool},
+    templates = sorted({re.sub(r"!+", "!", t.lower()) for pool in phrases.RING_TEMPLATES.values() for t in pool},
                        key=len, reverse=True)
     return _normalised(text).str.match("|".join(re.escape(t) for t in templates))
 
 
 def _in_llm_style(text: pd.Series) -> pd.Series:
     """Starts with one of the stock LLM openers (whatever product it names)."""
-    openers = [re.escape(o).replace(re.escape("{noun}"), ".+?") for o in synthetic.AI_OPENERS]
+    openers = [re.escape(o).replace(re.escape("{noun}"), ".+?") for o in phrases.AI_OPENERS]
     return text.str.match("|".join(openers))
 
 
@@ -378,14 +378,14 @@ def test_some_genuine_reviews_use_ring_phrases_or_llm_polish(reviews):
     clean = reviews[reviews["fraud_kind"] == "none"]
     five_star = clean[clean["rating"] == 5]
     hype = _in_ring_phrasing(five_star["text"]).mean()
-    assert 0.7 * synthetic.HYPE_TEXT_SHARE < hype < 2.5 * synthetic.HYPE_TEXT_SHARE
+    assert 0.7 * shares.HYPE_TEXT_SHARE < hype < 2.5 * shares.HYPE_TEXT_SHARE
     # The very same scripts: most ring phrasings also occur in genuine reviews.
     ring = reviews[reviews["fraud_kind"] == "review_ring"]
     ring_phrases = set(_normalised(ring.loc[_in_ring_phrasing(ring["text"]), "text"]))
     assert len(ring_phrases & set(_normalised(five_star["text"]))) > 0
     eligible = clean[(clean["language"] == "en") & (clean["rating"] >= 3)]
     polished = _in_llm_style(eligible["text"]).mean()
-    assert 0.5 * synthetic.POLISHED_TEXT_SHARE < polished < 2 * synthetic.POLISHED_TEXT_SHARE
+    assert 0.5 * shares.POLISHED_TEXT_SHARE < polished < 2 * shares.POLISHED_TEXT_SHARE
     assert not _in_llm_style(clean.loc[clean["rating"] <= 2, "text"]).any()
 
 
@@ -426,7 +426,7 @@ def test_some_fraud_looks_like_ordinary_customers(reviews, orders, market):
     assert (_account_age(ring, market) > pd.Timedelta(days=180)).mean() > 0.1  # bought aged accounts
     ai = reviews[reviews["fraud_kind"] == "ai_review"]
     assert (ai["rating"] <= 4).mean() > 0.2 and (ai["words"] < 40).mean() > 0.1
-    details = "|".join(re.escape(d.split("{")[0]) for d in synthetic.DETAILS)
+    details = "|".join(re.escape(d.split("{")[0]) for d in phrases.DETAILS)
     assert ai["text"].str.contains(details).mean() > 0.2
     testing = orders[orders["fraud_kind"] == "card_testing"]
     assert (_account_age(testing, market) > pd.Timedelta(days=60)).any()

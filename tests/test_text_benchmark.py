@@ -29,7 +29,7 @@ def test_parallel_folds_keep_encoders_for_a_stack_only_rerun(tmp_path, caplog):
     assert "combined_without_layout_features" in result["extra"]
     assert "```bash\npython benchmarks/text_quality.py" in doc.read_text()
     encoders = list((work / "encoders").glob("*/fold-*"))
-    assert len(encoders) == 2 and all((e / "classifier.json").is_file() for e in encoders)
+    assert len(encoders) == 2 and all((e / "component.json").is_file() for e in encoders)
 
     # A stack-only change: new per-fold results, the same fine-tuned encoders (no epoch is run).
     caplog.set_level(logging.INFO, logger="text_quality")

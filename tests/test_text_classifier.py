@@ -1,5 +1,6 @@
 """The review text model: stylometry, fine-tuning, the stacked model, persistence, MLflow training."""
 
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from fraudlens.models.numeric import sigmoid
 from fraudlens.models.stylometry import (
     ARTEFACT_FEATURES,
     LAYOUT_FEATURES,
@@ -19,15 +21,11 @@ from fraudlens.models.stylometry import (
     stylometric_features,
     words,
 )
-from fraudlens.models.text_classifier import (
-    CombinedSettings,
-    CombinedTextModel,
-    FineTuneSettings,
-    NaiveBayesLexicalModel,
-    fine_tune,
-    length_bucketed_batches,
-)
+from fraudlens.models.text_channels import NaiveBayesLexicalModel
 from fraudlens.models.text_encoder import TextEncoder
+from fraudlens.models.text_finetune import FineTuneSettings, fine_tune, length_bucketed_batches
+from fraudlens.models.text_model import CombinedSettings, CombinedTextModel
+from fraudlens.persistence import MANIFEST, BundleFormatError
 
 SALMINEN = Path(os.environ.get("FRAUDLENS_SALMINEN", Path(__file__).resolve().parents[2] / "shared" / "data" /
                                "salminen" / "reviews_dev.csv"))
@@ -224,9 +222,30 @@ def test_save_load_round_trip_gives_identical_predictions(fitted, tmp_path):
     assert loaded.feature_names == model.feature_names
     # The bundled encoder is a plain save_pretrained directory.
     assert TextEncoder(tmp_path / "text_model" / "encoder", max_length=32).dim == 384
-    # int8 scoring path: same model, quantised encoder, close predictions.
-    int8 = CombinedTextModel.load(tmp_path / "text_model", quantize=True)
-    assert np.abs(int8.predict_proba(texts, ratings) - model.predict_proba(texts, ratings)).max() < 0.1
+    assert loaded.encoder.encoder.precision == loaded.settings.precision == model.settings.precision != "auto"
+
+
+def test_a_model_stacked_on_int8_logits_reloads_and_serves_int8(fitted, tmp_path):
+    """precision is part of the model: the stacker weighs the int8 encoder's logits, so the loaded
+    model must score with int8 too, not with the float weights it finds on disk."""
+    fp32, test, _ = fitted
+    data = synthetic_reviews(200, seed=0)
+    y = (data["label"] == "CG").astype(int).to_numpy()
+    train = np.arange(200) < 140
+    fp32.save(tmp_path / "fp32")
+    settings = dataclasses.replace(fp32.settings, precision="int8")
+    int8 = CombinedTextModel(settings, threads=1).fit(data["text"][train].tolist(), data["rating"][train].to_numpy(),
+                                                      y[train], encoder_dir=tmp_path / "fp32" / "encoder")
+    assert int8.report["finetune_reused"] and int8.encoder.encoder.precision == "int8"
+    texts, ratings = test["text"].tolist(), test["rating"].tolist()
+    before = int8.scores(texts, ratings)
+    assert not np.array_equal(before["encoder"], fp32.scores(texts, ratings)["encoder"])
+
+    loaded = CombinedTextModel.load(int8.save(tmp_path / "int8"))
+    assert loaded.settings.precision == "int8" and loaded.encoder.encoder.precision == "int8"
+    after = loaded.scores(texts, ratings)
+    np.testing.assert_array_equal(after["encoder"], before["encoder"])
+    np.testing.assert_array_equal(loaded.predict_proba(texts, ratings), sigmoid(before["combined"]))
 
 
 def test_a_kept_encoder_is_reused_instead_of_fine_tuned_again(tmp_path):
@@ -257,10 +276,10 @@ def test_awkward_texts_do_not_crash(fitted):
 
 
 def test_int8_encoder_has_its_own_fingerprint_and_close_embeddings(tmp_path):
-    fp32 = TextEncoder(cache_dir=tmp_path)
-    int8 = TextEncoder(cache_dir=tmp_path, quantize=True)
-    assert int8.fingerprint != fp32.fingerprint and int8.describe()["quantized"] == "int8-dynamic"
-    assert "quantized" not in fp32.describe()
+    fp32 = TextEncoder(cache_dir=tmp_path, precision="fp32")
+    int8 = TextEncoder(cache_dir=tmp_path, precision="int8")
+    assert int8.fingerprint != fp32.fingerprint and int8.describe()["precision"] == "int8"
+    assert fp32.describe()["precision"] == "fp32"
     texts = ["The kettle broke after two days.", "Fast shipping, gripping plot.", ""]
     a, b = fp32.encode(texts), int8.encode(texts)
     assert (a * b).sum(1).mean() > 0.93  # per-channel int8: ~0.97 on review texts (per-tensor: ~0.93)
@@ -273,7 +292,8 @@ def test_int8_encoder_has_its_own_fingerprint_and_close_embeddings(tmp_path):
 
 def test_config_is_strict_and_labels_are_mapped():
     from fraudlens.errors import ConfigError, TableError
-    from fraudlens.training.train_text import load_text_config, prepare_table
+    from fraudlens.text_config import load_text_config
+    from fraudlens.training.text_data import prepare_table
 
     config = load_text_config(Path(__file__).resolve().parents[1] / "configs" / "text.yaml")
     assert config.mlflow.registered_model == "fraudlens-text" and config.mlflow.alias == "champion"
@@ -294,7 +314,8 @@ def test_train_text_logs_figures_dataset_and_registers_alias(tmp_path, monkeypat
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    from fraudlens.training.train_text import load_text_config, train_text
+    from fraudlens.text_config import load_text_config
+    from fraudlens.training.train_text import train_text
 
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -314,6 +335,10 @@ def test_train_text_logs_figures_dataset_and_registers_alias(tmp_path, monkeypat
     assert run.data.metrics["test_accuracy"] >= 0.7 and "test_auroc" in run.data.metrics
     assert "finetune_val_loss" in run.data.metrics and run.data.params["finetune.epochs"] == "1"
     assert len(run.inputs.dataset_inputs) == 1
+    # Measured on 70 %, shipped after a refit on every labelled row; the first version is also the champion.
+    assert run.data.params["rows.train"] == "84" and run.data.params["rows.refit"] == "120"
+    assert len(result.model.training_keys) == len(set(table["text"])) and "text_model_report_refit.json" in artifacts
+    assert client.get_model_version_by_alias("fraudlens-text", "challenger").version == version.version
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     pyfunc = mlflow.pyfunc.load_model("models:/fraudlens-text@champion")
@@ -359,7 +384,7 @@ def test_both_stackers_learn_and_survive_save_load_without_an_encoder(stacker, t
 def test_lexical_fit_does_not_depend_on_the_global_random_state():
     """liblinear draws its seed from numpy's global RNG unless given one: a benchmark fold run in
     a worker process (another global state) must still give the same model."""
-    from fraudlens.models.text_classifier import LexicalModel
+    from fraudlens.models.text_channels import LexicalModel
 
     data = synthetic_reviews(120, seed=6)
     y = (data["label"] == "CG").astype(int).to_numpy()
@@ -386,23 +411,39 @@ def test_nb_lexical_model_learns_ignores_single_ngrams_and_round_trips(tmp_path)
     ratio = NaiveBayesLexicalModel._ratio(model._binary(["ab", "ab", "cd"]), np.array([1, 0, 1]))
     single = model._binary(["cd"]).indices
     assert (ratio[single] == 0).all() and (ratio[model._binary(["ab"]).indices] != 0).any()
-    model.save(tmp_path / "nb.npz")
-    loaded = NaiveBayesLexicalModel.load(tmp_path / "nb.npz", model.config())
+    loaded = NaiveBayesLexicalModel.load(model.save(tmp_path / "nb"))
     np.testing.assert_array_equal(loaded.decision_function(test), model.decision_function(test))
 
 
-def test_a_text_model_saved_before_the_nb_channel_still_loads(tmp_path):
-    """Models registered before the NB-LR channel have no nb_char_ngrams setting: they load without it."""
+def test_a_bundle_of_another_format_version_is_refused_with_the_fix(tmp_path):
+    """A bundle another fraudlens wrote must fail loudly, naming the directory and the fix,
+    instead of loading numbers this code reads differently."""
     import json
 
     data = synthetic_reviews(120, seed=2)
     y = (data["label"] == "CG").astype(int).to_numpy()
-    settings = CombinedSettings(use_encoder=False, inner_folds=3, nb_char_ngrams=None)
+    settings = CombinedSettings(use_encoder=False, inner_folds=3, stacker="linear")
     model = CombinedTextModel(settings).fit(data["text"].tolist(), data["rating"].to_numpy(), y)
-    directory = model.save(tmp_path / "old")
-    meta = json.loads((directory / "model.json").read_text())
-    del meta["settings"]["nb_char_ngrams"]
-    (directory / "model.json").write_text(json.dumps(meta))
-    loaded = CombinedTextModel.load(directory)
-    assert loaded.nb is None and "nb" not in loaded.channels
-    np.testing.assert_array_equal(loaded.predict_proba(data["text"].tolist()), model.predict_proba(data["text"].tolist()))
+    directory = model.save(tmp_path / "bundle")
+    np.testing.assert_array_equal(CombinedTextModel.load(directory).predict_proba(data["text"].tolist()),
+                                  model.predict_proba(data["text"].tolist()))
+
+    manifest = json.loads((directory / MANIFEST).read_text())
+    assert manifest["component"] == "text_model" and manifest["format_version"] == 2
+    (directory / MANIFEST).write_text(json.dumps({**manifest, "format_version": 1}))
+    with pytest.raises(BundleFormatError, match=r"bundle: text_model format version 1, this fraudlens reads "
+                                                r"version 2 - fix: retrain"):
+        CombinedTextModel.load(directory)
+    (directory / MANIFEST).write_text(json.dumps(manifest))
+
+    # A component inside the bundle is checked too: here the lexical channel of another version.
+    lexical = directory / "lexical" / MANIFEST
+    lexical.write_text(json.dumps({**json.loads(lexical.read_text()), "format_version": 7}))
+    with pytest.raises(BundleFormatError, match=r"lexical: text_lexical format version 7"):
+        CombinedTextModel.load(directory)
+
+    # A bundle of the format before manifests (model.json only) names what is missing.
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "model.json").write_text(json.dumps({"format_version": 1}))
+    with pytest.raises(BundleFormatError, match=r"v1: not a saved text_model \(no component.json\) - fix"):
+        CombinedTextModel.load(tmp_path / "v1")

@@ -10,10 +10,11 @@ from fraudlens.marketplace.ingest import ingest
 from fraudlens.marketplace.pii import DEMO_PII_KEY
 from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
 from fraudlens.models.fraud_model import TEXT_MODEL_DIR, FraudLensModel
-from fraudlens.models.text_classifier import CombinedSettings, CombinedTextModel, FineTuneSettings
+from fraudlens.models.text_finetune import FineTuneSettings
+from fraudlens.models.text_model import CombinedSettings, CombinedTextModel
 from fraudlens.output_contract import TEXT_PROBABILITY
+from fraudlens.training.text_data import labelled_marketplace_reviews
 from fraudlens.training.train import train
-from fraudlens.training.train_text import labelled_marketplace_reviews
 from tests.conftest import REPO_ROOT
 
 TINY_FINETUNE = FineTuneSettings(max_length=48, epochs=1, batch_size=16, threads=1, seed=0, train_layers=2)
@@ -89,7 +90,7 @@ def test_text_model_trained_on_the_graph_labels_is_refused(world, tmp_path):
 def test_a_missing_text_model_is_a_clear_config_error(world, tmp_path):
     root, _, graph_dir = world
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ConfigError, match="model.json"):
+    with pytest.raises(ConfigError, match="component.json"):
         train(_config(root, graph_dir, str(tmp_path / "empty")), ingest(graph_dir, DEMO_PII_KEY.encode()))
 
 

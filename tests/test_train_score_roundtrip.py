@@ -1,6 +1,9 @@
 """Train -> register -> score on the hand-written marketplace, with a real MLflow sqlite store."""
 
 import json
+import os
+import subprocess
+import sys
 
 import mlflow
 import pandas as pd
@@ -10,10 +13,15 @@ from mlflow.tracking import MlflowClient
 from fraudlens.config import load_config
 from fraudlens.inference.batch import score_input
 from fraudlens.marketplace.ingest import ingest
+from fraudlens.models.fraud_model import FraudLensModel
+from fraudlens.persistence import MANIFEST, BundleFormatError
 from fraudlens.training.train import train
 from tests.conftest import REPO_ROOT
 
 KEY = b"k"
+
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -67,3 +75,42 @@ def test_pyfunc_scores_a_bare_seller_csv(trained):
     seller = pd.DataFrame({"text": ["Love it", "", "Amazing product!!! Highly recommend"], "rating": [5, 3, 5]})
     scores = model.predict(seller)
     assert len(scores) == 3 and scores["fraud_score"].between(0, 1).all()
+
+
+def test_registered_model_loads_in_a_fresh_process_outside_the_repository(trained, tmp_path):
+    """What a scoring host does: a new interpreter, another working directory, only the installed package."""
+    config, result = trained
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = (
+        "import mlflow, pandas as pd\n"
+        f"mlflow.set_tracking_uri({config.mlflow.tracking_uri!r})\n"
+        "model = mlflow.pyfunc.load_model('models:/fraudlens@champion')\n"
+        "out = model.predict(pd.DataFrame({'text': ['Works as described', 'Best!!! Buy now'], 'rating': [4, 5]}))\n"
+        "import fraudlens.models.fraud_model as fm\n"
+        "print('OK', len(out), bool(out['fraud_score'].between(0, 1).all()), fm.__file__)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": ""})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "OK 2 True" in done.stdout
+
+
+def test_a_bundle_of_another_format_version_is_refused_clearly(trained, tmp_path):
+    _, result = trained
+    bundle = result.model.save(tmp_path / "bundle")
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    assert FraudLensModel.load(bundle).calibration == result.model.calibration
+    (bundle / MANIFEST).write_text(json.dumps({**manifest, "format_version": manifest["format_version"] + 1}))
+    with pytest.raises(BundleFormatError, match="format version"):
+        FraudLensModel.load(bundle)
+
+
+def test_same_data_config_and_seed_give_the_same_model(trained, small_input):
+    config, result = trained
+    again = train(config, ingest(small_input, KEY))
+    assert again.model_version != result.model_version
+    assert again.metrics == result.metrics and again.epochs_run == result.epochs_run
+    tables = ingest(small_input, KEY).tables
+    first, second = result.model.score(tables), again.model.score(tables)
+    for entity in first:
+        pd.testing.assert_frame_equal(first[entity], second[entity])

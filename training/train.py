@@ -5,11 +5,12 @@ from __future__ import annotations
 import copy
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -19,6 +20,7 @@ from fraudlens.config import FraudLensConfig
 from fraudlens.errors import ConfigError
 from fraudlens.marketplace.graph import SCORED_NODE_TYPES
 from fraudlens.marketplace.ingest import IngestResult
+from fraudlens.marketplace.labels import label_counts_by_source, resolve_labels
 from fraudlens.models import pyfunc as pyfunc_module
 from fraudlens.models.fraud_model import (
     FeatureScaler,
@@ -28,24 +30,31 @@ from fraudlens.models.fraud_model import (
     build_model_inputs,
     fit_platt,
     platt_probability,
+    with_label_features,
 )
 from fraudlens.models.pyfunc import SELLER_REVIEWS_EXAMPLE, SELLER_REVIEWS_SIGNATURE
-from fraudlens.models.text_classifier import CombinedTextModel
+from fraudlens.models.sampler import HeteroSampler
 from fraudlens.models.text_encoder import TextEncoder
+from fraudlens.models.text_model import CombinedTextModel
 from fraudlens.models.tree_head import TreeHead
 from fraudlens.tracking import configure_tracking, flatten_params, log_and_register
+from fraudlens.training.run_card import Validation, attach_model_card, log_run_evidence, model_card
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class LabelSplit:
-    """Node indices and labels of the labelled review/order nodes, split train/validation."""
+    """Node indices and labels of the labelled review/order nodes: ``train`` fits the GNN and the
+    trees, ``stop`` stops both early, ``val`` (never in the label features' pool) picks the blend
+    weight and fits the calibration, so it is scored like rows the model has never seen."""
 
     train_idx: dict[str, torch.Tensor]
     train_y: dict[str, torch.Tensor]
     val_idx: dict[str, torch.Tensor]
     val_y: dict[str, torch.Tensor]
+    stop_idx: dict[str, torch.Tensor] = field(default_factory=dict)
+    stop_y: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,10 +65,20 @@ class TrainResult:
     metrics: dict[str, float]
     epochs_run: int
     model: FraudLensModel
+    # The label split and the training inputs (label features from the training pool), for
+    # callers that evaluate the validation rows as the model saw them (benchmarks/graph_quality.py).
+    split: LabelSplit | None = None
+    inputs: ModelInputs | None = None
+
+
+def _stratified(idx: np.ndarray, y: np.ndarray, share: float, seed: int):
+    stratify = y if len(np.unique(y)) == 2 and min(np.bincount(y.astype(int))) >= 2 else None
+    return train_test_split(idx, y, test_size=share, random_state=seed, stratify=stratify)
 
 
 def split_labels(ingested: IngestResult, inputs: ModelInputs, val_fraction: float, seed: int) -> LabelSplit:
     labels = ingested.tables.get("labels")
+    labels = resolve_labels(labels) if labels is not None else None
     split = LabelSplit({}, {}, {}, {})
     for node_type in SCORED_NODE_TYPES:
         rows = labels[labels["entity_type"] == node_type] if labels is not None else None
@@ -67,14 +86,20 @@ def split_labels(ingested: IngestResult, inputs: ModelInputs, val_fraction: floa
         y = rows["is_fraud"].to_numpy(dtype=np.float32) if rows is not None else np.array([], np.float32)
         known = idx >= 0
         idx, y = idx[known], y[known]
-        stratify = y if len(np.unique(y)) == 2 and min(np.bincount(y.astype(int))) >= 2 else None
+        tr, ytr, st, yst, va, yva = idx, y, idx[:0], y[:0], idx[:0], y[:0]
         if len(idx) >= 4:
-            tr, va, ytr, yva = train_test_split(idx, y, test_size=val_fraction, random_state=seed, stratify=stratify)
-        else:
-            tr, va, ytr, yva = idx, idx[:0], y, y[:0]
+            tr, held, ytr, yheld = _stratified(idx, y, val_fraction, seed)
+            st, va, yst, yva = _stratified(held, yheld, 0.5, seed) if len(held) >= 4 else (held, held, yheld, yheld)
         split.train_idx[node_type], split.train_y[node_type] = torch.as_tensor(tr), torch.as_tensor(ytr)
+        split.stop_idx[node_type], split.stop_y[node_type] = torch.as_tensor(st), torch.as_tensor(yst)
         split.val_idx[node_type], split.val_y[node_type] = torch.as_tensor(va), torch.as_tensor(yva)
     return split
+
+
+def label_pool(inputs: ModelInputs, split: LabelSplit) -> dict[str, pd.Index]:
+    """The ids whose labels the training label features read: train and stop, never val."""
+    return {nt: inputs.graph.ids[nt][np.r_[split.train_idx[nt].numpy(), split.stop_idx[nt].numpy()].astype(int)]
+            for nt in SCORED_NODE_TYPES}
 
 
 def ranking_metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
@@ -83,55 +108,91 @@ def ranking_metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     return {"auroc": float(roc_auc_score(y, scores)), "auprc": float(average_precision_score(y, scores))}
 
 
-def _loss(logits: dict[str, torch.Tensor], idx: dict, y: dict, pos_weight: dict) -> torch.Tensor:
-    losses = [
-        torch.nn.functional.binary_cross_entropy_with_logits(logits[nt][idx[nt]], y[nt], pos_weight=pos_weight[nt])
-        for nt in SCORED_NODE_TYPES if len(idx[nt])
-    ]
+def _subgraph_logits(gnn, sampler: HeteroSampler, seeds: np.ndarray, x: dict, label_x: dict,
+                     review_text: torch.Tensor, caps: list[int], rng: np.random.Generator) -> torch.Tensor:
+    """The GNN's logit of each seed (global ids) on its sampled k-hop subgraph."""
+    sub = sampler.sample(seeds, caps, rng)
+    nodes = {nt: torch.from_numpy(n) for nt, n in sub.nodes.items()}
+    logits = gnn({nt: x[nt][n] for nt, n in nodes.items()},
+                 {et: torch.from_numpy(e) for et, e in sub.edge_index.items()},
+                 review_text[nodes["review"]], {nt: label_x[nt][nodes[nt]] for nt in SCORED_NODE_TYPES})
+    out = torch.zeros(len(seeds))
+    for t, nt in enumerate(sampler.node_types):
+        mask = sub.seed_types == t
+        if nt in SCORED_NODE_TYPES and mask.any():
+            out = out.index_put((torch.from_numpy(np.flatnonzero(mask)),),
+                                logits[nt][torch.from_numpy(sub.seed_positions[mask])])
+    return out
+
+
+def _seeds(sampler: HeteroSampler, idx: dict, y: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(global ids, labels, node-type name per seed) of the labelled nodes of ``idx``."""
+    ids = [sampler.global_ids(nt, idx[nt].numpy()) for nt in SCORED_NODE_TYPES]
+    types = [np.full(len(idx[nt]), nt, dtype=object) for nt in SCORED_NODE_TYPES]
+    return (np.concatenate(ids), np.concatenate([y[nt].numpy() for nt in SCORED_NODE_TYPES]).astype(np.float32),
+            np.concatenate(types))
+
+
+def _loss(logits: torch.Tensor, y: np.ndarray, types: np.ndarray, pos_weight: dict) -> torch.Tensor:
+    losses = [torch.nn.functional.binary_cross_entropy_with_logits(
+        logits[torch.from_numpy(types == nt)], torch.from_numpy(y[types == nt]), pos_weight=pos_weight[nt])
+        for nt in SCORED_NODE_TYPES if (types == nt).any()]
     return torch.stack(losses).sum()
 
 
-def _validation_metrics(logits: dict[str, torch.Tensor], split: LabelSplit) -> dict[str, float]:
-    metrics = {}
-    for nt in SCORED_NODE_TYPES:
-        if len(split.val_idx[nt]):
-            scores = torch.sigmoid(logits[nt][split.val_idx[nt]]).numpy()
-            for name, value in ranking_metrics(split.val_y[nt].numpy(), scores).items():
-                metrics[f"val_{nt}_{name}"] = value
-    return metrics
-
-
-def fit_gnn(config: FraudLensConfig, inputs: ModelInputs, scaler: FeatureScaler, split: LabelSplit,
-            encoder: TextEncoder, on_epoch=None, text_model: CombinedTextModel | None = None,
+def fit_gnn(config: FraudLensConfig, inputs: ModelInputs, scaler: FeatureScaler, label_scaler: FeatureScaler,
+            split: LabelSplit, encoder: TextEncoder, on_epoch=None, text_model: CombinedTextModel | None = None,
             ) -> tuple[FraudLensModel, int, dict[str, float]]:
-    """Full-graph training with class-weighted loss; keeps the epoch with the best validation AUPRC."""
-    torch.manual_seed(config.train.seed)
+    """Mini-batch training on subgraphs of the degree-capped sampler (so an epoch costs what the
+    labelled nodes' neighbourhoods cost, not the graph), class-weighted loss; keeps the epoch with
+    the best AUPRC on the stop labels, scored on sampled subgraphs of those nodes (the same sample
+    every epoch). Then the tree head and the calibration on the full-graph scores."""
+    seed = config.train.seed
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     arch = architecture_for(inputs, config.gnn.hidden, config.gnn.layers, config.gnn.dropout, config.gnn.text_dim)
     gnn = FraudLensModel.new_gnn(arch)
-    x = scaler.transform(inputs.features)
-    edges = inputs.data.edge_index_dict
-    optimiser = torch.optim.Adam(gnn.parameters(), lr=config.train.learning_rate, weight_decay=config.train.weight_decay)
-    pos_weight = {
-        nt: torch.tensor(float((y == 0).sum()) / max(float((y == 1).sum()), 1.0)) for nt, y in split.train_y.items()
-    }
+    x, label_x = scaler.transform(inputs.features), label_scaler.transform(inputs.label_features)
+    sampler = HeteroSampler(inputs.data)
+    fanout = list(config.gnn.fanout)
+    caps = (fanout + [fanout[-1]] * config.gnn.layers)[:config.gnn.layers]
+    seeds, y, types = _seeds(sampler, split.train_idx, split.train_y)
+    stop_seeds, stop_y, stop_types = _seeds(sampler, split.stop_idx, split.stop_y)
+    optimiser = torch.optim.AdamW(gnn.parameters(), lr=config.train.learning_rate,
+                                  weight_decay=config.train.weight_decay)
+    pos_weight = {nt: torch.tensor(float((y[types == nt] == 0).sum()) / max(float((y[types == nt] == 1).sum()), 1.0))
+                  for nt in SCORED_NODE_TYPES}
     best_score, best_state, best_metrics, stale, epoch = -np.inf, copy.deepcopy(gnn.state_dict()), {}, 0, 0
-    for epoch in range(1, config.train.epochs + 1):
+    for epoch in range(1, config.train.epochs + 1 if len(seeds) else 1):
         gnn.train()
-        optimiser.zero_grad()
-        train_loss = _loss(gnn(x, edges, inputs.review_text), split.train_idx, split.train_y, pos_weight)
-        train_loss.backward()
-        optimiser.step()
-        gnn.eval()
-        with torch.inference_mode():
-            logits = gnn(x, edges, inputs.review_text)
-            has_val = any(len(v) for v in split.val_idx.values())
-            val_loss = _loss(logits, split.val_idx, split.val_y, pos_weight).item() if has_val else float("nan")
-        metrics = {"train_loss": train_loss.item(), "val_loss": val_loss, **_validation_metrics(logits, split)}
+        order, losses = rng.permutation(len(seeds)), []
+        for start in range(0, len(order), config.gnn.batch_size):
+            batch = order[start:start + config.gnn.batch_size]
+            logits = _subgraph_logits(gnn, sampler, seeds[batch], x, label_x, inputs.review_text, caps, rng)
+            loss = _loss(logits, y[batch], types[batch], pos_weight)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            losses.append(loss.item())
+        metrics = {"train_loss": float(np.mean(losses))}
+        if len(stop_seeds):
+            gnn.eval()
+            with torch.inference_mode():
+                stop_rng = np.random.default_rng(seed + 1)
+                stop_logits = torch.cat([
+                    _subgraph_logits(gnn, sampler, stop_seeds[a:a + config.gnn.batch_size], x, label_x,
+                                     inputs.review_text, caps, stop_rng)
+                    for a in range(0, len(stop_seeds), config.gnn.batch_size)])
+                metrics["val_loss"] = _loss(stop_logits, stop_y, stop_types, pos_weight).item()
+            for nt in SCORED_NODE_TYPES:
+                mask = stop_types == nt
+                for name, value in ranking_metrics(stop_y[mask], stop_logits[torch.from_numpy(mask)].numpy()).items():
+                    metrics[f"val_{nt}_{name}"] = value
         if on_epoch:
             on_epoch(epoch, metrics)
         auprcs = [v for k, v in metrics.items() if k.endswith("_auprc")]
-        # Without validation labels of both classes, fall back to loss (validation, else training).
-        score = float(np.mean(auprcs)) if auprcs else -val_loss if np.isfinite(val_loss) else -metrics["train_loss"]
+        # Without stop labels of both classes, fall back to loss (stop, else training).
+        score = float(np.mean(auprcs)) if auprcs else -metrics.get("val_loss", metrics["train_loss"])
         if score > best_score + 1e-4:
             best_score, best_state, best_metrics, stale = score, copy.deepcopy(gnn.state_dict()), metrics, 0
         else:
@@ -139,27 +200,29 @@ def fit_gnn(config: FraudLensConfig, inputs: ModelInputs, scaler: FeatureScaler,
             if stale >= config.train.patience:
                 break
     gnn.load_state_dict(best_state)
-    gnn.eval()
-    with torch.inference_mode():
-        logits = gnn(x, edges, inputs.review_text)
-    tree_head, head_metrics = None, {}
+    # The resolved precision: scoring computes the embeddings this GNN was trained on.
+    encoder_settings = {"max_length": encoder.max_length, "precision": encoder.precision, **config.encoder.runtime()}
+    model = FraudLensModel(gnn, scaler, arch, encoder.model_dir, encoder_settings, None, text_model, None,
+                           label_scaler)
+    logits = model.logits(inputs)  # exact, layer by layer over the whole graph: what scoring computes
+    inputs.layer_states = None
+    head_metrics = {}
     if config.gnn.tree_head:
-        tree_head, logits, head_metrics = fit_tree_head(inputs, logits, split, config.train.seed)
-    calibration, calibration_metrics = calibrate(logits, split)
-    encoder_settings = {"max_length": encoder.max_length, **config.encoder.runtime()}
-    model = FraudLensModel(gnn, scaler, arch, encoder.model_dir, encoder_settings, calibration, text_model, tree_head)
+        model.tree_head, logits, head_metrics = fit_tree_head(inputs, logits, split, seed)
+    model.calibration, calibration_metrics = calibrate(logits, split)
     return model, epoch, {**best_metrics, **head_metrics, **calibration_metrics}
 
 
 def fit_tree_head(inputs: ModelInputs, gnn_logits: dict[str, torch.Tensor], split: LabelSplit, seed: int
                   ) -> tuple[TreeHead, dict[str, torch.Tensor], dict[str, float]]:
-    """The boosted-tree head on the training split (early stopping and blend weight on validation);
-    returns it, the blended logits the calibration is fitted on, and its validation numbers."""
-    features = {nt: inputs.features[nt] for nt in SCORED_NODE_TYPES}
+    """The boosted-tree head on the training split (early stopping on the stop labels, blend
+    weight on the val labels); returns it, the blended logits the calibration is fitted on, and
+    its validation numbers."""
+    features = {nt: inputs.tree_features(nt) for nt in SCORED_NODE_TYPES}
     part = lambda idx, y: {nt: (idx[nt].numpy(), y[nt].numpy()) for nt in SCORED_NODE_TYPES}  # noqa: E731
     head = TreeHead.fit(features, {nt: v.numpy() for nt, v in gnn_logits.items()},
-                        part(split.train_idx, split.train_y), part(split.val_idx, split.val_y),
-                        threads=torch.get_num_threads(), seed=seed)
+                        part(split.train_idx, split.train_y), part(split.stop_idx, split.stop_y),
+                        threads=torch.get_num_threads(), seed=seed, select=part(split.val_idx, split.val_y))
     blended = {nt: torch.from_numpy(head.blended_logits(nt, features[nt], gnn_logits[nt].numpy()))
                for nt in SCORED_NODE_TYPES}
     metrics = {f"val_{nt}_tree_head_weight": w for nt, w in head.weights.items()}
@@ -207,11 +270,11 @@ def text_model_and_encoder(config: FraudLensConfig, ingested: IngestResult
     """
     def frozen() -> TextEncoder:
         return TextEncoder(config.encoder.model_dir, config.encoder.max_length, cache_dir=config.encoder.cache_dir,
-                           **config.encoder.runtime())
+                           precision=config.encoder.precision, **config.encoder.runtime())
 
     if config.text_model.uri is None:
         return None, frozen()
-    from fraudlens.training.train_text import load_text_model
+    from fraudlens.models.text_model import load_text_model
 
     text_model = load_text_model(config.text_model.uri)
     seen, labelled = labelled_review_overlap(ingested, text_model)
@@ -226,8 +289,19 @@ def text_model_and_encoder(config: FraudLensConfig, ingested: IngestResult
     if config.encoder.model_dir is not None:
         raise ConfigError("encoder.model_dir and text_model.uri are both set - fix: set one; a text model's "
                           "fine-tuned encoder is the graph model's encoder")
+    # The text model's precision, not encoder.precision: its stacker was fitted on those embeddings.
     return text_model, TextEncoder(text_model.encoder.directory, text_model.encoder.max_length,
-                                   cache_dir=config.encoder.cache_dir, **config.encoder.runtime())
+                                   cache_dir=config.encoder.cache_dir, precision=text_model.settings.precision,
+                                   **config.encoder.runtime())
+
+
+def validation_scores(model: FraudLensModel, inputs: ModelInputs, ingested: IngestResult,
+                      split: LabelSplit) -> dict[str, Validation]:
+    """Calibrated scores of the shipped model (``score_inputs``, as scoring computes them) on the
+    validation labels, per entity type."""
+    scores = model.score_inputs(inputs, ingested.tables)
+    return {nt: Validation(split.val_y[nt].numpy().astype(int), scores[nt]["score"].to_numpy()[split.val_idx[nt].numpy()])
+            for nt in scores if len(split.val_idx[nt])}
 
 
 def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> TrainResult:
@@ -237,6 +311,8 @@ def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> Tra
     inputs = build_model_inputs(ingested.tables, encoder, text_model)
     scaler = FeatureScaler.fit(inputs.features)
     split = split_labels(ingested, inputs, config.train.val_fraction, config.train.seed)
+    with_label_features(inputs, ingested.tables.get("labels"), label_pool(inputs, split))
+    label_scaler = FeatureScaler.fit(inputs.label_features)
     with mlflow.start_run() as run:
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
         mlflow.log_params(flatten_params("", config.model_dump(mode="json")))
@@ -244,6 +320,7 @@ def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> Tra
             **{f"nodes.{nt}": inputs.data[nt].num_nodes for nt in inputs.data.node_types},
             **{f"labels.train.{nt}": len(v) for nt, v in split.train_idx.items()},
             **{f"labels.val.{nt}": len(v) for nt, v in split.val_idx.items()},
+            **{f"labels.source.{k}": n for k, n in label_counts_by_source(ingested.tables.get("labels")).items()},
             "encoder.fingerprint": encoder.fingerprint,
             "text_model.features": len(text_model.feature_names) if text_model else 0,
             "code_version": fraudlens.__version__,
@@ -254,13 +331,18 @@ def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> Tra
             if progress:
                 progress(epoch, metrics)
 
-        model, epochs_run, best = fit_gnn(config, inputs, scaler, split, encoder, on_epoch, text_model)
+        model, epochs_run, best = fit_gnn(config, inputs, scaler, label_scaler, split, encoder, on_epoch, text_model)
         final = {k.replace("val_", "final_val_"): v for k, v in best.items() if k.startswith("val_") and "loss" not in k}
         mlflow.log_metrics({**final, "epochs_run": epochs_run})
+        validation = validation_scores(model, inputs, ingested, split)
+        log_run_evidence(ingested.tables, validation)
         with tempfile.TemporaryDirectory() as tmp:
             bundle = model.save(Path(tmp) / "bundle")
             version = log_and_register(pyfunc_module.__file__, {"bundle": str(bundle)}, config.mlflow.registered_model,
                                        config.mlflow.alias, signature=SELLER_REVIEWS_SIGNATURE,
                                        input_example=SELLER_REVIEWS_EXAMPLE)
+        blend = model.tree_head.weights if model.tree_head is not None else {}
+        attach_model_card(model_card(config.mlflow.registered_model, version, ingested.tables, validation, blend,
+                                     config.model_dump(mode="json")), config.mlflow.registered_model, version)
     log.info("tracking store %s, run %s, model %s v%s", tracking_uri, run.info.run_id, config.mlflow.registered_model, version)
-    return TrainResult(run.info.run_id, config.mlflow.registered_model, version, final, epochs_run, model)
+    return TrainResult(run.info.run_id, config.mlflow.registered_model, version, final, epochs_run, model, split, inputs)

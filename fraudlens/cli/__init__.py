@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 import traceback
@@ -29,13 +30,15 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for 
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     for noisy in ("transformers", "mlflow", "alembic", "urllib3", "httpx"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    try:
+    # Set before transformers is imported (only commands that encode import it), so that
+    # `fraudlens --help` and `fraudlens validate` load no torch.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" in sys.modules:  # imported already (library use, tests): the variables came too late
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-    except ImportError:
-        pass
 
 
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="Only warnings and errors (same as fraudlens --quiet).")
@@ -115,6 +118,10 @@ def validate(input: Path = typer.Option(..., "--input", help="Directory of input
 def train(config: Path = typer.Option(..., help="YAML config, e.g. configs/demo.yaml."),
           input: Optional[Path] = typer.Option(None, "--input", help="Overrides train.input_dir."),
           result_json: Optional[Path] = typer.Option(None, help="Also write run id, version and metrics here."),
+          labels: list[Path] = typer.Option([], "--labels", exists=True, dir_okay=False,
+                                            help="Extra labels table (parquet/csv, the contract's labels columns), "
+                                                 "e.g. `fraudlens labels export`; repeatable. One label per entity: "
+                                                 "the latest labeled_at wins (docs/data-contract.md)."),
           quiet: bool = QUIET_OPTION) -> None:
     """Train the graph model, log it to MLflow and register it (alias from the config)."""
     reporter = _reporter(quiet)
@@ -123,13 +130,15 @@ def train(config: Path = typer.Option(..., help="YAML config, e.g. configs/demo.
         from fraudlens.config import load_config
         from fraudlens.inference.outputs import atomic_write_json
         from fraudlens.marketplace.ingest import ingest
+        from fraudlens.marketplace.labels import with_extra_labels
         from fraudlens.marketplace.pii import resolve_pii_key
         from fraudlens.training.train import train as train_model
 
         cfg = load_config(config, {"train.input_dir": str(input)} if input else None)
         started = time.perf_counter()
         with reporter.stage("ingest"):
-            ingested = ingest(Path(cfg.train.input_dir), resolve_pii_key(cfg.pii.mode, cfg.pii.key_env))
+            key = resolve_pii_key(cfg.pii.mode, cfg.pii.key_env)
+            ingested = with_extra_labels(ingest(Path(cfg.train.input_dir), key), labels, key)
 
         def progress(epoch: int, metrics: dict) -> None:
             shown = "  ".join(f"{k}={v:.3f}" for k, v in metrics.items() if "auprc" in k or k == "train_loss")
@@ -150,7 +159,7 @@ def train(config: Path = typer.Option(..., help="YAML config, e.g. configs/demo.
 
 
 def _register_train_text() -> None:
-    from fraudlens.training.train_text import train_text_command
+    from fraudlens.cli.train_text import train_text_command
 
     app.command("train-text")(train_text_command)
 
@@ -159,7 +168,8 @@ _register_train_text()
 
 
 @app.command()
-def score(model: str = typer.Option("models:/fraudlens@champion", help="MLflow model URI."),
+def score(model: Optional[str] = typer.Option(None, help="MLflow model URI; default: the config's "
+                                              "mlflow.registered_model@alias (models:/fraudlens@champion)."),
           input: Path = typer.Option(..., "--input", help="Directory of input tables to score."),
           out: Path = typer.Option(..., help="Output directory for scores, quarantine and manifest."),
           config: Optional[Path] = typer.Option(None, help="YAML config for PII mode and encoder cache."),
@@ -186,17 +196,19 @@ def score(model: str = typer.Option("models:/fraudlens@champion", help="MLflow m
                                  "--full (without a state every input row is scored anyway)")
         started = time.perf_counter()
         with reporter.stage("start (imports, config)"):
-            from fraudlens.config import EncoderConfig, PIIConfig, load_config
+            from fraudlens.config import EncoderConfig, MLflowConfig, PIIConfig, load_config
             from fraudlens.inference.batch import score_input
             from fraudlens.marketplace.pii import resolve_pii_key
 
             cfg = load_config(config) if config else None
             pii = cfg.pii if cfg else PIIConfig()
             encoder = cfg.encoder if cfg else EncoderConfig()
+            registry = cfg.mlflow if cfg else MLflowConfig()
+            model_uri = model or f"models:/{registry.registered_model}@{registry.alias}"
             key = resolve_pii_key(pii.mode, pii.key_env)
         settings = {"config_file": str(config) if config else None, "pii_mode": pii.mode,
                     "pii_key_env": pii.key_env, "embedding_cache": encoder.cache_dir}
-        result = score_input(model, input, out, key, encoder.cache_dir,
+        result = score_input(model_uri, input, out, key, encoder.cache_dir,
                              tracking_uri=cfg.mlflow.tracking_uri if cfg else None, settings=settings,
                              encoder_runtime=encoder.runtime(), scoring=cfg.scoring if cfg else None,
                              state_dir=state, full=full, reporter=reporter)
@@ -235,7 +247,7 @@ def _print_score_summary(reporter, result, report_path, report_error, wall_s: fl
     from rich.table import Table
     from rich.text import Text
 
-    from fraudlens.inference.report import summarise_run
+    from fraudlens.inference.run_summary import summarise_run
 
     if report_error:
         console.print(f"[bold yellow]warning:[/] report.html not written: {escape(report_error)}", highlight=False,
@@ -281,6 +293,53 @@ def _print_score_summary(reporter, result, report_path, report_error, wall_s: fl
 
 
 @app.command()
+def promote(model: str = typer.Option("fraudlens", help="Registered model whose @challenger may replace @champion."),
+            eval: Optional[Path] = typer.Option(None, "--eval", file_okay=False,
+                                                help="Labelled directory to compare on (every label in it)."),
+            input: Optional[Path] = typer.Option(None, "--input", file_okay=False,
+                                                 help="Input tables; compares on the labels known after the "
+                                                      "challenger's training cutoff."),
+            state: Optional[Path] = typer.Option(None, "--state", file_okay=False,
+                                                 help="Nightly state; compares on its labels known after the "
+                                                      "challenger's training cutoff."),
+            rule: str = typer.Option("auprc-better", help="auprc-better, auroc-better or no-worse "
+                                                         "(docs/research.md)."),
+            force: bool = typer.Option(False, "--force", help="Promote even when the rule does not hold."),
+            reason: Optional[str] = typer.Option(None, "--reason", help="Why --force (recorded on the version)."),
+            config: Optional[Path] = typer.Option(None, help="YAML config: PII mode, tracking URI, review budget."),
+            resamples: int = typer.Option(1000, min=100, help="Paired bootstrap resamples."),
+            quiet: bool = QUIET_OPTION) -> None:
+    """Compare @champion and @challenger on the same labelled rows; move @champion only when the
+    challenger is measurably better (exit 3 when refused)."""
+    reporter = _reporter(quiet)
+
+    def run():
+        from fraudlens.config import EncoderConfig, MLflowConfig, PIIConfig, ScoringConfig, load_config
+        from fraudlens.inference.promotion import evaluation_set
+        from fraudlens.inference.promotion import promote as promote_model
+        from fraudlens.marketplace.pii import resolve_pii_key
+        from fraudlens.tracking import configure_tracking
+
+        cfg = load_config(config) if config else None
+        configure_tracking((cfg.mlflow if cfg else MLflowConfig()).tracking_uri)
+        pii = cfg.pii if cfg else PIIConfig()
+        with reporter.stage("evaluation set"):
+            tables, labels, where = evaluation_set(model, resolve_pii_key(pii.mode, pii.key_env), eval, input, state)
+        with reporter.stage("score champion and challenger"):
+            result = promote_model(model, tables, labels, where, cfg.scoring if cfg else ScoringConfig(), rule,
+                                   force, reason, resamples, cache_dir=(cfg.encoder if cfg else EncoderConfig()).cache_dir)
+        verdict = ("promoted (forced: " + str(reason) + ")" if result.forced else "promoted") if result.promoted \
+            else "refused: champion unchanged"
+        reporter.print(f"{model}: challenger v{result.challenger} vs champion v{result.champion} on {where}")
+        for line in result.lines:
+            reporter.print("  " + line)
+        reporter.print(f"rule {rule}: {verdict}" + (f" (MLflow run {result.run_id})" if result.run_id else ""))
+        if not result.promoted and result.comparison is not None:
+            raise typer.Exit(3)
+    _run(run)
+
+
+@app.command()
 def evaluate(scores: Path = typer.Option(..., help="Directory written by `fraudlens score`."),
              truth: Path = typer.Option(..., help="Ground truth Parquet (entity_type, entity_id, is_fraud)."),
              out: Optional[Path] = typer.Option(None, help="Write the metrics as JSON here.")) -> None:
@@ -315,3 +374,7 @@ def demo(workdir: Path = typer.Option(Path("demo"), help="Where the demo writes 
 
 if __name__ == "__main__":
     app()
+
+from fraudlens.cli.workspace import register as _register_workspace  # noqa: E402
+
+_register_workspace(app)

@@ -18,9 +18,11 @@ from fraudlens.inference.report import read_review_texts, write_report
 from fraudlens.marketplace.ingest import ingest
 from fraudlens.marketplace.pii import resolve_pii_key
 from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
-from fraudlens.tracking import configure_tracking
+from fraudlens.text_config import load_text_config
+from fraudlens.tracking import CHAMPION, alias_version, configure_tracking
+from fraudlens.training.text_data import read_table
 from fraudlens.training.train import train
-from fraudlens.training.train_text import load_text_config, read_table, train_text
+from fraudlens.training.train_text import train_text
 
 TRAIN_SEED, TONIGHT_SEED, TEXT_SEED = 0, 1, 2
 TEXT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo-text.yaml"
@@ -64,6 +66,10 @@ def run_demo(workdir: Path, scale: int, config_path: Path, console: Console,
         result = train(config, ingest(train_dir, key), progress=lambda epoch, metrics: reporter.advance(1))
     say(f"     MLflow run {result.run_id}; registered {result.model_name} v{result.model_version} "
         f"@{config.mlflow.alias}; validation " + ", ".join(f"{k}={v:.3f}" for k, v in result.metrics.items()))
+    champion = alias_version(config.mlflow.registered_model, CHAMPION)
+    if champion != result.model_version:
+        say(f"     @{CHAMPION} is still v{champion}: compare and promote with `fraudlens promote --eval "
+            f"{escape(str(tonight_dir))} --config {escape(str(config_path))}`")
 
     model_uri = f"models:/{config.mlflow.registered_model}@{config.mlflow.alias}"
     say(f"[bold]4/6[/] scoring tonight's marketplace {escape(str(tonight_dir))} with {model_uri}")

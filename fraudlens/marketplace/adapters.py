@@ -19,13 +19,14 @@ S-FFSD (card transactions) -> orders + products + labels:
   order status, and a status like chargeback would be the label itself.
 - ``Labels`` 0/1 -> labels rows (entity_type "order"); 2 means unlabelled and gets no row.
 
-YelpChi (review graph) -> reviews + labels + a side table:
+YelpChi (review graph) -> reviews + labels:
 - ``user_id`` -> account_id (``u<id>``), ``product_id`` -> product_id (``p<id>``), empty text,
   rating 3 and one constant created_at (the set ships no text, ratings or dates; a constant
   keeps row order from posing as time).
-- The three priors are not contract columns and ingest keeps only contract columns (it reports
-  the rest as ignored), so they live in ``review_priors`` keyed by review_id, written beside the
-  tables as ``review_priors.parquet``; ingest never reads that file.
+- The three priors are the kind of behavioural score a platform computes itself, so they are
+  platform signals of the reviews (``signal_user_prior``, ``signal_review_prior``,
+  ``signal_product_prior``): ingest validates them and they become review features like any
+  marketplace's signals (docs/data-contract.md).
 
     python -m fraudlens.marketplace.adapters sffsd OUT_DIR [--data-dir ../shared/data]
     python -m fraudlens.marketplace.adapters yelpchi OUT_DIR
@@ -48,7 +49,6 @@ SFFSD_UNLABELLED = 2
 # Which contract column each shared S-FFSD attribute becomes (see the module docstring).
 SFFSD_ATTRIBUTE_COLUMNS = {"Location": "shipping_address", "Type": "device_id"}
 PRIOR_COLUMNS = ("user_prior", "review_prior", "product_prior")
-SIDE_TABLES = ("review_priors",)
 
 
 def _require(path: Path) -> Path:
@@ -94,7 +94,7 @@ def sffsd_tables(raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def yelpchi_tables(raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """YelpChi rows (review_id, user_id, product_id, is_fraud, priors) -> reviews, labels, review_priors."""
+    """YelpChi rows (review_id, user_id, product_id, is_fraud, priors) -> reviews (priors as signals), labels."""
     review_id = raw["review_id"].astype(str)
     reviews = pd.DataFrame({
         "review_id": review_id,
@@ -103,6 +103,7 @@ def yelpchi_tables(raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "text": "",
         "rating": np.full(len(raw), 3, dtype="int64"),
         "created_at": pd.Series(SYNTHETIC_EPOCH, index=raw.index),
+        **{f"signal_{c}": raw[c].astype("float64") for c in PRIOR_COLUMNS},
     })
     labels = pd.DataFrame({
         "entity_type": "review",
@@ -110,8 +111,7 @@ def yelpchi_tables(raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "is_fraud": raw["is_fraud"].astype("int64"),
         "source": "yelp_filter",
     })
-    priors = pd.concat([review_id.rename("review_id"), raw[list(PRIOR_COLUMNS)].astype("float64")], axis=1)
-    return {"reviews": reviews, "labels": labels, "review_priors": priors}
+    return {"reviews": reviews, "labels": labels}
 
 
 def load_sffsd(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, pd.DataFrame]:
@@ -123,7 +123,7 @@ def load_yelpchi(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, pd.DataFrame]:
 
 
 def write_tables(tables: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, Path]:
-    """Writes each table as OUT/<name>.parquet (contract tables and side tables alike)."""
+    """Writes each table as OUT/<name>.parquet."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -131,11 +131,6 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, Pa
         paths[name] = out_dir / f"{name}.parquet"
         frame.to_parquet(paths[name], index=False)
     return paths
-
-
-def read_side_table(in_dir: Path, name: str) -> pd.DataFrame | None:
-    path = Path(in_dir) / f"{name}.parquet"
-    return pd.read_parquet(path) if path.exists() else None
 
 
 def write_sffsd(data_dir: Path, out_dir: Path) -> dict[str, Path]:

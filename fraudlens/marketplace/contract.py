@@ -31,6 +31,8 @@ class TableSpec:
     key: str | None
     columns: tuple[Column, ...]
     description: str = ""
+    # Whether the table takes the platform's own numeric signals (``signal_*`` columns).
+    signals: bool = False
 
     @property
     def required_columns(self) -> list[str]:
@@ -66,10 +68,16 @@ QUARANTINE_REASONS = (
     "invalid_utf8",
 )
 # Usable but suspicious rows of the scored tables are kept and carry these flags.
-ROW_FLAGS = ("unknown_account", "unknown_product", "unknown_order", "text_truncated")
+ROW_FLAGS = ("unknown_account", "unknown_product", "unknown_order", "text_truncated", "bad_signal")
+# Extra numeric columns of reviews, orders and accounts named signal_<name> (lower-case letters,
+# digits, underscores) are the platform's own scores and counts: ingest validates them as
+# finite numbers and they become node features (docs/data-contract.md, "Platform signals").
+SIGNAL_PREFIX = "signal_"
+SIGNAL_NAME = r"^signal_[a-z0-9_]+$"
 
 REVIEWS = TableSpec(
     name="reviews",
+    signals=True,
     key="review_id",
     description="One row per product review.",
     columns=(
@@ -88,6 +96,7 @@ REVIEWS = TableSpec(
 
 ORDERS = TableSpec(
     name="orders",
+    signals=True,
     key="order_id",
     description="One row per order.",
     columns=(
@@ -121,6 +130,7 @@ PRODUCTS = TableSpec(
 
 ACCOUNTS = TableSpec(
     name="accounts",
+    signals=True,
     key="account_id",
     description="Buyer/reviewer accounts.",
     columns=(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fraudlens.marketplace.contract import IDENTITY_COLUMNS, ORDER_STATUSES
+from fraudlens.marketplace.contract import IDENTITY_COLUMNS, ORDER_STATUSES, SIGNAL_PREFIX
 
 BURST_WINDOW = pd.Timedelta(hours=24)
 
@@ -23,18 +23,27 @@ def _seconds(timestamps: pd.Series) -> np.ndarray:
     return timestamps.astype("datetime64[s]").astype("int64").to_numpy()
 
 
-def window_counts(groups: pd.Series, timestamps: pd.Series, window: pd.Timedelta = BURST_WINDOW) -> np.ndarray:
-    """For each row, how many rows of the same group fall within +-window of it (itself included)."""
-    if len(groups) == 0:
-        return np.zeros(0)
+def group_time_keys(groups: pd.Series, timestamps: pd.Series, window: pd.Timedelta) -> np.ndarray:
+    """One sortable integer per row (at least one row): time order within a group, and groups
+    more than 2 * window apart, so one searchsorted over the sorted keys finds a row's
+    same-group neighbours in time for every group at once."""
     codes = pd.factorize(groups.astype("string"), use_na_sentinel=False)[0].astype(np.int64)
     seconds = _seconds(timestamps)
     seconds = seconds - seconds.min()
-    span = int(seconds.max()) + 2 * int(window.total_seconds()) + 1
-    keys = codes * span + seconds
+    return codes * (int(seconds.max()) + 2 * int(window.total_seconds()) + 1) + seconds
+
+
+def window_counts(groups: pd.Series, timestamps: pd.Series, window: pd.Timedelta = BURST_WINDOW,
+                  ahead_only: bool = False) -> np.ndarray:
+    """For each row, how many rows of the same group fall within +-window of it (itself included);
+    with ``ahead_only``, within [t, t + window]."""
+    if len(groups) == 0:
+        return np.zeros(0)
+    keys = group_time_keys(groups, timestamps, window)
     ordered = np.sort(keys)
     w = int(window.total_seconds())
-    return (np.searchsorted(ordered, keys + w, "right") - np.searchsorted(ordered, keys - w, "left")).astype(np.float64)
+    first = keys if ahead_only else keys - w
+    return (np.searchsorted(ordered, keys + w, "right") - np.searchsorted(ordered, first, "left")).astype(np.float64)
 
 
 def _per_id(values: pd.Series, ids: pd.Index, default: float = 0.0) -> np.ndarray:
@@ -60,7 +69,8 @@ def _text_stats(text: pd.Series) -> dict[str, np.ndarray]:
     letters = text.str.count(r"[A-Za-z]").to_numpy(dtype=np.float64)
     uppers = text.str.count(r"[A-Z]").to_numpy(dtype=np.float64)
     normalised_of, _ = pd.factorize(text.str.lower().str.replace(r"\W+", " ", regex=True).str.strip())
-    copies = np.bincount(normalised_of[rows], minlength=normalised_of.max() + 1)[normalised_of] - 1.0
+    # minlength from the distinct texts, not normalised_of.max(): no reviews at all must work too.
+    copies = np.bincount(normalised_of[rows], minlength=len(distinct))[normalised_of] - 1.0
     stats = {
         "log_chars": _log_count(chars),
         "log_words": _log_count(words),
@@ -119,7 +129,9 @@ def order_features(tables: dict[str, pd.DataFrame], ids: pd.Index) -> pd.DataFra
     orders = tables["orders"].set_index("order_id").reindex(ids)
     amount = orders["amount"].astype("float64").fillna(0)
     products = tables.get("products")
-    price = orders["product_id"].map(products.set_index("product_id")["price"]) if products is not None else None
+    # float64 because mapping an empty string column keeps the string dtype (a reviews-only input).
+    price = (orders["product_id"].map(products.set_index("product_id")["price"]).astype("float64")
+             if products is not None else None)
     ratio = (amount / price.replace(0, np.nan)).fillna(1.0) if price is not None else pd.Series(1.0, index=orders.index)
     age, age_unknown = _age_days(orders["created_at"], orders["account_id"], tables.get("accounts"))
     features = {
@@ -170,6 +182,12 @@ def account_features(tables: dict[str, pd.DataFrame], ids: pd.Index) -> pd.DataF
         else:
             out[f"log_accounts_sharing_{identity}"] = 0.0
     out["known_account"] = ids.isin(accounts["account_id"]).astype(np.float64) if accounts is not None else 0.0
+    if accounts is not None:
+        # The platform's own account signals (docs/data-contract.md); a missing one reads 0.
+        signals = [c for c in accounts.columns if c.startswith(SIGNAL_PREFIX)]
+        by_account = accounts.drop_duplicates("account_id").set_index("account_id")
+        for column in signals:
+            out[column] = _per_id(by_account[column].astype("float64"), ids)
     return out
 
 

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from fraudlens.marketplace.contract import SIGNAL_PREFIX
+
 # Relations with at most this many groups also get their group code as a feature.
 MAX_CODED_GROUPS = 5_000
 # Backward-looking windows for the first relation (the account), in seconds.
@@ -69,6 +71,20 @@ class FeatureSet:
     label_columns: list[str]  # from training labels: per node only
 
 
+def _signals(tables: dict[str, pd.DataFrame], frame: pd.DataFrame) -> pd.DataFrame:
+    """The platform's own numeric signals of the scored rows (``signal_*``, docs/data-contract.md)
+    and of their accounts (``account_signal_*``), row-aligned to ``frame``."""
+    out = frame[[c for c in frame.columns if c.startswith(SIGNAL_PREFIX)]].astype("float64")
+    accounts = tables.get("accounts")
+    if accounts is not None:
+        own = [c for c in accounts.columns if c.startswith(SIGNAL_PREFIX)]
+        if own:
+            by_account = accounts.drop_duplicates("account_id").set_index("account_id")[own].astype("float64")
+            joined = by_account.reindex(frame["account_id"]).reset_index(drop=True).add_prefix("account_")
+            out = pd.concat([out.reset_index(drop=True), joined], axis=1)
+    return out.reset_index(drop=True)
+
+
 def order_nodes(tables: dict[str, pd.DataFrame]) -> NodeFrame:
     """Orders as scored nodes, related by account, seller and the shared identifiers present."""
     orders = tables["orders"].reset_index(drop=True)
@@ -77,19 +93,25 @@ def order_nodes(tables: dict[str, pd.DataFrame]) -> NodeFrame:
         if column in orders and orders[column].notna().any():
             relations[column] = orders[column]
     return NodeFrame(ids=pd.Index(orders["order_id"].astype("string")), relations=relations,
-                     time=_seconds(orders["created_at"]), amount=orders["amount"].to_numpy(dtype=np.float64))
+                     time=_seconds(orders["created_at"]), amount=orders["amount"].to_numpy(dtype=np.float64),
+                     extra=_signals(tables, orders))
 
 
-def review_nodes(tables: dict[str, pd.DataFrame], side: pd.DataFrame | None = None) -> NodeFrame:
-    """Reviews as scored nodes related by user and product; ``side`` adds numeric columns by review_id."""
+def review_nodes(tables: dict[str, pd.DataFrame]) -> NodeFrame:
+    """Reviews as scored nodes related by user and product."""
     reviews = tables["reviews"].reset_index(drop=True)
-    ids = pd.Index(reviews["review_id"].astype("string"))
-    extra = pd.DataFrame(index=range(len(reviews)))
-    if side is not None:
-        aligned = side.assign(review_id=side["review_id"].astype("string")).set_index("review_id").reindex(ids)
-        extra = aligned.select_dtypes("number").reset_index(drop=True)
-    return NodeFrame(ids=ids, relations={"user": reviews["account_id"], "product": reviews["product_id"]},
-                     time=_seconds(reviews["created_at"]), extra=extra)
+    return NodeFrame(ids=pd.Index(reviews["review_id"].astype("string")),
+                     relations={"user": reviews["account_id"], "product": reviews["product_id"]},
+                     time=_seconds(reviews["created_at"]), extra=_signals(tables, reviews))
+
+
+SCORED_NODES = {"review": ("reviews", review_nodes), "order": ("orders", order_nodes)}
+
+
+def scored_node_frames(tables: dict[str, pd.DataFrame]) -> dict[str, NodeFrame]:
+    """The scored node types present in ``tables`` (with rows), as NodeFrames."""
+    return {nt: build(tables) for nt, (table, build) in SCORED_NODES.items()
+            if table in tables and len(tables[table])}
 
 
 def _seconds(timestamps: pd.Series) -> np.ndarray:
@@ -306,7 +328,33 @@ def label_features(nodes: NodeFrame, labels: pd.Series, train_ids, folds: int = 
         out[f"lab_known_{name}"] = _log(n_known)
         out[f"lab_fraud_{name}"] = _log(n_fraud)
         out[f"lab_share_{name}"] = (n_fraud + LABEL_SMOOTHING * prior) / (n_known + LABEL_SMOOTHING)
+    if nodes.time is not None and np.ptp(nodes.time) > 0:
+        for name, code in codes.items():
+            label, gap = np.full(len(nodes), np.nan), np.full(len(nodes), np.nan)
+            for k in range(folds):
+                inside = fold == k
+                last, since = _last_known_before(code, nodes.time, np.where(known & ~inside, y, np.nan))
+                label[inside], gap[inside] = last[inside], since[inside]
+            out[f"lab_last_{name}"] = label
+            out[f"lab_last_gap_{name}"] = _log(gap)
     return pd.DataFrame(out, index=nodes.ids)
+
+
+def _last_known_before(codes: np.ndarray, time: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per node: the label of its group's latest earlier event with a label (NaN: none), and the
+    time since it. Earlier events only, so a night's new orders read what training rows read
+    (labels of later events would exist for training rows and never for tonight's)."""
+    order = np.lexsort((np.arange(len(codes)), time, codes))
+    sorted_codes, sorted_y, sorted_time = codes[order], y[order], time[order]
+    start = np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]
+    group_start = np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))
+    labelled_at = np.where(~np.isnan(sorted_y), np.arange(len(order)), -1)
+    previous = np.r_[-1, np.maximum.accumulate(labelled_at)[:-1]] if len(order) else labelled_at
+    found = (previous >= group_start) & (sorted_codes >= 0)
+    label, gap = np.full(len(order), np.nan), np.full(len(order), np.nan)
+    label[order[found]] = sorted_y[previous[found]]
+    gap[order[found]] = sorted_time[found] - sorted_time[previous[found]]
+    return label, gap
 
 
 def graph_features(nodes: NodeFrame, labels: pd.Series, train_ids,
@@ -318,8 +366,14 @@ def graph_features(nodes: NodeFrame, labels: pd.Series, train_ids,
                       graph_columns=list(structural.columns), label_columns=list(labelled.columns))
 
 
-def labels_by_id(labels: pd.DataFrame, entity_type: str) -> pd.Series:
-    """The labels table (contract form) as a 0/1 Series indexed by entity id, for one entity type."""
+def labels_by_id(labels: pd.DataFrame, entity_type: str, as_of: pd.Timestamp | None = None) -> pd.Series:
+    """The labels table (contract form) as a 0/1 Series indexed by entity id, for one entity type;
+    with ``as_of``, only labels known by then (a label without ``labeled_at`` is always known),
+    so a replayed night reads only the labels it could have read."""
     rows = labels[labels["entity_type"] == entity_type]
+    if as_of is not None and "labeled_at" in rows:
+        as_of = pd.Timestamp(as_of)
+        as_of = as_of.tz_convert("UTC").tz_localize(None) if as_of.tzinfo is not None else as_of
+        rows = rows[~(rows["labeled_at"] > as_of).fillna(False).astype(bool)]
     return pd.Series(rows["is_fraud"].astype("int64").to_numpy(),
                      index=pd.Index(rows["entity_id"].astype("string")), name="is_fraud")

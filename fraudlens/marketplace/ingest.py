@@ -26,7 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fraudlens.errors import TableError
-from fraudlens.marketplace.contract import MAX_TEXT_CHARS, SCORED_TABLES, TABLES, Column, TableSpec
+from fraudlens.marketplace.contract import (
+    MAX_TEXT_CHARS,
+    SCORED_TABLES,
+    SIGNAL_NAME,
+    TABLES,
+    Column,
+    TableSpec,
+)
 from fraudlens.marketplace.pii import hash_identifiers
 
 QUARANTINE_COLUMNS = ["table", "file", "row", "column", "reason", "message", "entity_id"]
@@ -394,6 +401,9 @@ def validate_table(raw: pd.DataFrame, spec: TableSpec, path: Path, pii_key: byte
             clean[col.name], flagged["text_truncated"] = _clean_text(series)
         else:
             clean[col.name] = _validate_column(series, col, problems, now)
+    signals = signal_columns(raw, spec)
+    if signals:
+        clean.update(_validate_signals(raw, signals, flagged))
     frame = pd.DataFrame(clean, index=raw.index)
     key_columns = [spec.key] if spec.key else ["entity_type", "entity_id"]
     duplicate = frame.loc[~problems.bad].duplicated(subset=key_columns, keep="first")
@@ -421,9 +431,33 @@ def validate_table(raw: pd.DataFrame, spec: TableSpec, path: Path, pii_key: byte
         rows_accepted=len(accepted),
         quarantined_by_reason={k: int(v) for k, v in quarantine["reason"].value_counts().sort_index().items()},
         flagged_by_reason={n: int(m[~bad].sum()) for n, m in flagged.items() if m[~bad].any()},
-        ignored_columns=[c for c in raw.columns if c not in spec.column_names],
+        ignored_columns=[c for c in raw.columns if c not in spec.column_names and c not in signals],
     )
     return accepted, quarantine, report
+
+
+def signal_columns(raw: pd.DataFrame, spec: TableSpec) -> list[str]:
+    """The platform-signal columns of a table that takes them (contract.SIGNAL_NAME)."""
+    if not spec.signals:
+        return []
+    return [c for c in raw.columns if isinstance(c, str) and re.match(SIGNAL_NAME, c)]
+
+
+def _validate_signals(raw: pd.DataFrame, columns: list[str], flagged: dict[str, np.ndarray]) -> dict[str, pd.Series]:
+    """Signals as float64. A value that is not a finite number is blanked and its row flagged
+    ``bad_signal``, not quarantined: a signal enriches a row, and one broken upstream score must
+    not take the review or order out of tonight's scoring."""
+    out, bad = {}, np.zeros(len(raw), dtype=bool)
+    for column in columns:
+        series = raw[column]
+        text = None if _is_number(series) else _as_text(_decode_utf8(series)[0])
+        value = pd.to_numeric(series if text is None else text, errors="coerce").astype("float64")
+        present = series.notna() if text is None else text.notna()
+        broken = (present & ~np.isfinite(value)).to_numpy(dtype=bool)
+        bad |= broken
+        out[column] = value.where(np.isfinite(value))
+    flagged["bad_signal"] = bad
+    return out
 
 
 def _flag(frame: pd.DataFrame, mask: pd.Series, flag: str) -> int:

@@ -1,4 +1,4 @@
-"""Turning a seller's bare reviews export (text + rating, maybe more) into a contract table."""
+"""A seller's bare reviews export (text + rating, maybe more) as a reviews table of the input contract."""
 
 from __future__ import annotations
 

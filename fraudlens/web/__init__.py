@@ -1,0 +1,1 @@
+"""fraudlens web app (fraudlens serve): pages and JSON API over a workspace."""
