@@ -24,7 +24,8 @@ results file that this run does not reproduce are named in the doc.
 
     python benchmarks/text_speed.py [--data PATH] [--threads N] [--repeats 3] [--explore]
 
-Writes benchmarks/results/text_speed.json and the "Encoding speed" block of docs/benchmarks.md.
+Writes benchmarks/results/text_speed.json and the "text-speed" block of docs/benchmarks.md (--out,
+--marker for a separate run, e.g. of --explore on a subset).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ LABELS = {
     "explore_bf16_eager_attention": "explored: bf16 weights, eager attention instead of SDPA",
     "explore_bf16_batch32": "explored: bf16, batch 32",
     "explore_bf16_batch128": "explored: bf16, batch 128",
+    "explore_bf16_compiled": "explored: bf16, `torch.compile(dynamic=True)` (after warm-up)",
 }
 NOT_REPRODUCED = 0.25  # relative change beyond which an earlier number is called not reproduced
 
@@ -208,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N texts only (smoke test)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "text_speed.json")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--marker", default="text-speed", help="docs block to write (e.g. text-speed-explore for a "
+                        "separate --explore run, which then keeps its own results file via --out)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     for noisy in ("transformers", "sentence_transformers", "httpx"):
@@ -263,9 +267,15 @@ def main(argv: list[str] | None = None) -> int:
         for size in (32, 128):
             runs[f"explore_bf16_batch{size}"] = TextEncoder(model_dir, precision="bf16", max_length=args.max_length,
                                                             batch_size=size).encode
+        compiled = TextEncoder(model_dir, precision="bf16", **settings)
+        compiled.model = torch.compile(compiled.model, dynamic=True)
+        runs["explore_bf16_compiled"] = compiled.encode
     lengths = np.array([len(ids) for ids in encoders["fraudlens_fp32"].tokenizer(texts)["input_ids"]])
-    for warm_up in runs.values():  # first-call allocations, lazy imports, oneDNN kernel selection
+    warm_up_s = {}
+    for name, warm_up in runs.items():  # first-call allocations, lazy imports, kernel selection, compilation
+        started = time.perf_counter()
         warm_up(texts[:64])
+        warm_up_s[name] = round(time.perf_counter() - started, 2)
 
     seconds: dict[str, list[float]] = {name: [] for name in runs}
     outputs: dict[str, np.ndarray] = {}
@@ -320,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         "cold_texts_per_s": round(len(texts) / cold_s, 2),
         "warm_texts_per_s": round(len(texts) / warm_s, 1),
         "seconds": {"cold": round(cold_s, 3), "warm": round(warm_s, 4)},
+        "warm_up_s": warm_up_s,
         "agreement_to_fp32": agreement_to_fp32,
         "agreement": {
             "fp32_vs_st_cosine_mean": float(cosine(fp32, outputs["sentence_transformers"]).mean()),
@@ -349,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     result["not_reproduced"] = not_reproduced(result, earlier)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    update_doc(args.doc, "text-speed", markdown(result, command), "Text model")
+    update_doc(args.doc, args.marker, markdown(result, command), "Text model")
     print(json.dumps({k: result[k] for k in ("texts_per_s", "default_speedup", "agreement_to_fp32", "finetune",
                                              "not_reproduced")}, indent=1))
     return 0

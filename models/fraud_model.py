@@ -225,8 +225,7 @@ class FraudLensModel:
         self.calibration = {nt: tuple(ab) for nt, ab in (calibration or {}).items()}
         self.architecture = architecture
         self.encoder_dir = Path(encoder_dir)
-        # A model saved before encoder precisions existed was trained on fp32 embeddings.
-        self.encoder_settings = {"precision": "fp32", **encoder_settings}
+        self.encoder_settings = encoder_settings
         self._encoder: TextEncoder | None = None
         self._encoder_key: tuple | None = None
 

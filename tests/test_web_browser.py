@@ -121,6 +121,13 @@ def sign_in(browser, site, token):
     browser.get(site["url"] + "/login")
     browser.find_element(By.ID, "token").send_keys(token)
     browser.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+    wait_until(browser, lambda d: not d.current_url.endswith("/login"))
+
+
+def wait_until(browser, condition, timeout: float = 60):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, timeout).until(condition)
 
 
 def test_seller_and_analyst_in_a_real_browser(browser, site, tmp_path):
@@ -135,6 +142,7 @@ def test_seller_and_analyst_in_a_real_browser(browser, site, tmp_path):
     assert browser.find_element(By.ID, "products").text.count("P1-") == 3
     # The planted markup is text on the review page, and never ran.
     browser.find_element(By.LINK_TEXT, top["review_id"]).click()
+    wait_until(browser, lambda d: "/seller/reviews/" in d.current_url)
     assert browser.find_element(By.CSS_SELECTOR, "blockquote.text").text == PLANTED
     assert browser.title != "pwned" and "pwned" not in browser.execute_script("return document.title")
     # Upload a CSV and see it scored by the registered text model.
@@ -145,7 +153,7 @@ def test_seller_and_analyst_in_a_real_browser(browser, site, tmp_path):
     browser.get(site["url"] + "/seller/screen")
     browser.find_element(By.ID, "file").send_keys(str(upload))
     browser.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
-    assert "/seller/uploads/" in browser.current_url
+    wait_until(browser, lambda d: "/seller/uploads/" in d.current_url, timeout=300)
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "Text model: models:/fraudlens-text@champion" in body and "No text model" not in body
     results = browser.find_element(By.ID, "results").text
@@ -161,10 +169,12 @@ def test_seller_and_analyst_in_a_real_browser(browser, site, tmp_path):
     assert browser.current_url.endswith("/queue")
     case = queries.queue(engine, page_size=1).rows[0]
     browser.find_element(By.CSS_SELECTOR, "#queue tbody tr:first-child td:first-child a").click()
+    wait_until(browser, lambda d: "/cases/" in d.current_url)
     assert case["entity_id"] in browser.find_element(By.TAG_NAME, "h1").text
     assert browser.find_elements(By.CSS_SELECTOR, "svg.ring circle")
     browser.find_element(By.ID, "note").send_keys("checked by hand")
     browser.find_element(By.ID, "confirm-fraud").click()
+    wait_until(browser, lambda d: "done=1" in d.current_url)
     assert browser.find_element(By.ID, "decided").is_displayed()
     assert "fraud" in browser.find_element(By.ID, "analyst-label").text
     out = tmp_path / "labels.csv"

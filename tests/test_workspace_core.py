@@ -152,3 +152,38 @@ def test_decisions_ring_expansion_audit_and_labels_export(ws, tmp_path):
     assert len(result.tables["labels"]) == len(labels) and result.quarantine.empty
     with pytest.raises(FraudLensError, match="parquet or .csv"):
         export_labels(ws, tmp_path / "labels.txt")
+
+
+def test_import_reads_an_incremental_state_directory_and_upserts(tmp_path):
+    """--input may be the --state directory of incremental scoring (tables already hashed); a
+    second import keeps earlier rows that the new run does not carry, and keeps decisions."""
+    import json
+
+    from fraudlens.inference.state import History, commit_state
+    from fraudlens.output_contract import MANIFEST_FILE, RINGS_FILE, SCORE_FILES
+    from fraudlens.workspace.importer import import_run
+
+    scores, tables, rings = synthetic_run(n_reviews=300, n_orders=100, n_sellers=2, products_per_seller=2)
+    state_dir = tmp_path / "scoring-state"
+    commit_state(state_dir, tables, History({}, {"runs": [], "fingerprint": "empty"}),
+                 {"run_id": "night-1", "inputs": {}, "base": "empty"})
+    out = tmp_path / "scores"
+    out.mkdir()
+    for entity, frame in scores.items():
+        frame.to_parquet(out / SCORE_FILES[entity])
+    rings.to_parquet(out / RINGS_FILE)
+    (out / MANIFEST_FILE).write_text(json.dumps({}))
+    workspace = tmp_path / "ws"
+    info = import_run(workspace, out, state_dir)
+    assert (info["n_reviews"], info["n_orders"], info["n_rings"]) == (300, 100, 3)
+    engine = open_engine(workspace)
+    analyst, _ = create_analyst(engine, "alice")
+    decide_case(engine, analyst, "review", "R1", True)
+    # The next night scores only some rows: the others keep their score, the decision stays.
+    scores["review"].iloc[:50].assign(score=0.0001).to_parquet(out / SCORE_FILES["review"])
+    scores["order"].iloc[:0].to_parquet(out / SCORE_FILES["order"])
+    import_run(workspace, out, state_dir)
+    assert queries.entity(engine, "review", "R300") is not None and queries.entity(engine, "order", "O100") is not None
+    assert queries.case(engine, "review", "R1")["entity"]["analyst_label"] == 1
+    with pytest.raises(FraudLensError, match="manifest"):
+        import_run(workspace, tmp_path, state_dir)

@@ -372,9 +372,10 @@ def demo(workdir: Path = typer.Option(Path("demo"), help="Where the demo writes 
     _run(run)
 
 
-if __name__ == "__main__":
-    app()
-
+# The workspace commands (serve, sellers, analysts, labels) live in their own module.
 from fraudlens.cli.workspace import register as _register_workspace  # noqa: E402
 
 _register_workspace(app)
+
+if __name__ == "__main__":
+    app()

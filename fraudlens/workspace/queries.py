@@ -45,7 +45,7 @@ def _page_args(page: int, page_size: int) -> tuple[int, int]:
     return page, (page - 1) * page_size
 
 
-def seller_products(engine: Engine, seller_id: str) -> list[dict]:
+def seller_products(engine: Engine, seller_id: str, product_id: str | None = None) -> list[dict]:
     """The seller's products with review counts, suspicious share, trust grade and adjusted rating."""
     sql = text(f"""
         SELECT p.product_id, p.category,
@@ -59,11 +59,11 @@ def seller_products(engine: Engine, seller_id: str) -> list[dict]:
         FROM products p
         LEFT JOIN entities e ON e.entity_type = 'review' AND e.product_id = p.product_id
         LEFT JOIN case_status cs ON cs.entity_type = 'review' AND cs.entity_id = e.entity_id
-        WHERE p.seller_id = :seller
+        WHERE p.seller_id = :seller {"AND p.product_id = :product" if product_id is not None else ""}
         GROUP BY p.product_id, p.category
         ORDER BY p.product_id""")
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(sql, {"seller": seller_id}).mappings()]
+        rows = [dict(r) for r in conn.execute(sql, {"seller": seller_id, "product": product_id}).mappings()]
     for row in rows:
         row["grade"] = trust_grade(row["n_reviews"], row["n_suspicious"])
         row["share_suspicious"] = row["n_suspicious"] / row["n_reviews"] if row["n_reviews"] else 0.0
@@ -75,16 +75,9 @@ def seller_products(engine: Engine, seller_id: str) -> list[dict]:
 
 
 def seller_product(engine: Engine, seller_id: str, product_id: str) -> dict | None:
-    return next((p for p in seller_products_one(engine, seller_id, product_id)), None)
-
-
-def seller_products_one(engine: Engine, seller_id: str, product_id: str) -> list[dict]:
-    with engine.connect() as conn:
-        owned = conn.execute(text("SELECT 1 FROM products WHERE product_id = :p AND seller_id = :s"),
-                             {"p": product_id, "s": seller_id}).first()
-    if not owned:
-        return []
-    return [p for p in seller_products(engine, seller_id) if p["product_id"] == product_id]
+    """One of the seller's products (None when it is another seller's or does not exist)."""
+    rows = seller_products(engine, seller_id, product_id)
+    return rows[0] if rows else None
 
 
 _REVIEW_COLUMNS = ("e.entity_id AS review_id, e.product_id, e.account_id, e.created_at, e.rating, e.text, e.order_id, "

@@ -204,27 +204,13 @@ def clean_upload(frame: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 def load_text_model(uri: str, tracking_uri: str | None = None):
-    """The text model (``predict_proba(texts, ratings)``) behind an MLflow URI such as
-    ``models:/fraudlens-text@champion`` (resolved, loaded, ``unwrap_python_model()``), or from a
-    directory a ``CombinedTextModel`` was saved to."""
-    from pathlib import Path
-
-    if Path(uri).is_dir():
-        import importlib
-
-        for module in ("fraudlens.models.text_model", "fraudlens.training.train_text"):
-            try:
-                loader = getattr(importlib.import_module(module), "load_text_model", None)
-            except ImportError:
-                continue
-            if loader is not None:
-                return loader(uri)
-        raise FraudLensError(f"{uri}: no text-model loader found in this fraudlens")
-    from fraudlens.tracking import configure_tracking, load_python_model
+    """The registered text model (``predict_proba(texts, ratings)``) behind an MLflow URI such as
+    ``models:/fraudlens-text@champion``, or a directory a ``CombinedTextModel`` was saved to."""
+    from fraudlens.models.text_model import load_text_model as load
+    from fraudlens.tracking import configure_tracking
 
     configure_tracking(tracking_uri)
-    wrapper, _ = load_python_model(uri)
-    return getattr(wrapper, "model", wrapper)
+    return load(uri)
 
 
 @dataclass
