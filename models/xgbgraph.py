@@ -60,7 +60,3 @@ class XGBGraph:
         the input lacks (a marketplace without that relation) is missing, as xgboost reads NaN."""
         matrix = xgb.DMatrix(x.reindex(columns=self.columns).to_numpy(np.float32), feature_names=self.columns)
         return self.booster.predict(matrix, iteration_range=(0, self.best_iteration + 1))
-
-    def importance(self, top: int = 20) -> dict[str, float]:
-        gain = self.booster.get_score(importance_type="total_gain")
-        return dict(sorted(gain.items(), key=lambda kv: -kv[1])[:top])

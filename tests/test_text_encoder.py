@@ -70,3 +70,21 @@ def test_composed_and_decomposed_accents_are_one_text(encoder):
     assert composed != decomposed
     first, second = encoder.encode([composed, decomposed])
     np.testing.assert_array_equal(first, second)
+
+
+def test_length_batches_keep_to_the_row_and_token_budgets():
+    from fraudlens.models.text_encoder import length_batches
+
+    lengths = [3, 3, 4, 10, 10, 10, 50, 200]
+    batches = length_batches(lengths, batch_size=4, batch_tokens=32)
+    assert [lengths[b] for b in batches] == [[3, 3, 4], [10, 10, 10], [50], [200]]
+    assert all(b.stop - b.start <= 4 for b in batches)
+    assert sum(b.stop - b.start for b in batches) == len(lengths)  # every text once, in order
+    assert [b.stop - b.start for b in length_batches(lengths, batch_size=3, batch_tokens=None)] == [3, 3, 2]
+
+
+def test_token_budget_batches_give_the_embeddings_of_single_texts(encoder):
+    texts = ["short", "a somewhat longer review text about a toaster", "", "mid length text", "ok ok"]
+    budgeted = TextEncoder(batch_size=256, batch_tokens=16, precision=encoder.precision)
+    one_by_one = np.stack([encoder._encode_uncached([t])[0] for t in texts])
+    np.testing.assert_allclose(budgeted._encode_uncached(texts), one_by_one, atol=1e-4)

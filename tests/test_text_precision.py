@@ -1,5 +1,5 @@
 """Encoder precision: what ``auto`` resolves to, bf16 agreement with fp32, caches per precision,
-precision saved with the text model, fine-tuning under bf16 autocast. Real MiniLM weights."""
+precision saved with the text model, fine-tuning in bf16. Real MiniLM weights."""
 
 import logging
 
@@ -166,7 +166,7 @@ def test_a_saved_text_model_keeps_the_precision_it_was_fitted_with(tmp_path, bf1
     np.testing.assert_allclose(logits, expected, atol=0.05)
 
 
-def test_fine_tuning_under_bf16_autocast_runs_early_stops_and_keeps_fp32_weights(tmp_path, bf16_cpu):
+def test_fine_tuning_in_bf16_runs_early_stops_and_keeps_fp32_master_weights(tmp_path, bf16_cpu):
     texts, y = labelled_reviews(96, seed=2)
     val_texts, val_y = labelled_reviews(32, seed=3)
     # Validation labels opposite to the training ones: validation loss rises after the first epoch.
