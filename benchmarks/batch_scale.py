@@ -188,7 +188,7 @@ def cold_night_estimate(runs: list[dict]) -> dict | None:
     and text-model rows). Measuring it costs hours of encoding; its parts cost minutes."""
     cold = [r for r in runs if r["cache"] == "cold"]
     warm = {r["size"]: r for r in runs if r["cache"] == "warm"}
-    if not cold or not warm or cold[-1]["size"] not in warm or not cold[-1]["texts_encoded"]:
+    if not cold or not warm or cold[-1]["size"] not in warm or not cold[-1].get("texts_encoded"):
         return None
     small, large = cold[-1], warm[max(warm)]
     twin = warm[small["size"]]
