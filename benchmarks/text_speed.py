@@ -196,7 +196,7 @@ def markdown(result: dict, command: str) -> str:
     if ft:
         lines.append(f"- Fine-tuning (one epoch of configs/text.yaml's settings on a stratified sample of "
                      f"{ft['texts']} texts, best of {result['repeats']}): fp32 {ft['texts_per_s_best']['fp32']:.1f}, "
-                     f"bf16 autocast {ft['texts_per_s_best']['bf16']:.1f} texts/s, **{ft['bf16_over_fp32']:.2f}x** "
+                     f"bf16 (fp32 master weights) {ft['texts_per_s_best']['bf16']:.1f} texts/s, **{ft['bf16_over_fp32']:.2f}x** "
                      f"(medians {ft['texts_per_s_median']['fp32']:.1f} / {ft['texts_per_s_median']['bf16']:.1f}); "
                      f"accuracy of the one-epoch models on {ft['val_texts']} other texts: fp32 "
                      f"{ft['val_accuracy']['fp32']:.2%}, bf16 {ft['val_accuracy']['bf16']:.2%} (a sample check, "

@@ -24,6 +24,7 @@ from fraudlens.models.stylometry import (
 from fraudlens.models.text_channels import NaiveBayesLexicalModel
 from fraudlens.models.text_encoder import TextEncoder
 from fraudlens.models.text_finetune import FineTuneSettings, fine_tune, length_bucketed_batches
+from fraudlens.models.text_model import FORMAT_VERSION as TEXT_FORMAT_VERSION
 from fraudlens.models.text_model import CombinedSettings, CombinedTextModel
 from fraudlens.persistence import MANIFEST, BundleFormatError
 
@@ -296,7 +297,7 @@ def test_config_is_strict_and_labels_are_mapped():
     from fraudlens.training.text_data import prepare_table
 
     config = load_text_config(Path(__file__).resolve().parents[1] / "configs" / "text.yaml")
-    assert config.mlflow.registered_model == "fraudlens-text" and config.mlflow.alias == "champion"
+    assert config.mlflow.registered_model == "fraudlens-text" and config.mlflow.alias == "challenger"
     with pytest.raises(ConfigError):
         load_text_config(None, {"finetune.learning_rat": 1e-4})
     table = pd.DataFrame({"text": list("abcdefghijkl"), "label": ["CG", "OR"] * 6})
@@ -429,10 +430,10 @@ def test_a_bundle_of_another_format_version_is_refused_with_the_fix(tmp_path):
                                   model.predict_proba(data["text"].tolist()))
 
     manifest = json.loads((directory / MANIFEST).read_text())
-    assert manifest["component"] == "text_model" and manifest["format_version"] == 2
+    assert manifest["component"] == "text_model" and manifest["format_version"] == TEXT_FORMAT_VERSION
     (directory / MANIFEST).write_text(json.dumps({**manifest, "format_version": 1}))
-    with pytest.raises(BundleFormatError, match=r"bundle: text_model format version 1, this fraudlens reads "
-                                                r"version 2 - fix: retrain"):
+    with pytest.raises(BundleFormatError, match=rf"bundle: text_model format version 1, this fraudlens reads "
+                                                rf"version {TEXT_FORMAT_VERSION} - fix: retrain"):
         CombinedTextModel.load(directory)
     (directory / MANIFEST).write_text(json.dumps(manifest))
 
