@@ -14,6 +14,8 @@ import yaml
 
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # trains models: minutes
+
 FRAUDLENS = str(Path(sys.executable).with_name("fraudlens"))
 OUTPUT_FILES = ("review_scores.parquet", "order_scores.parquet", "review_scores.csv", "order_scores.csv",
                 "quarantine.parquet", "quarantine.csv")

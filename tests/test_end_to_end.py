@@ -14,6 +14,8 @@ from sklearn.metrics import roc_auc_score
 
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # trains models: minutes
+
 FRAUDLENS = str(Path(sys.executable).with_name("fraudlens"))
 
 

@@ -15,6 +15,8 @@ from fraudlens.marketplace.synthetic import generate_marketplace, write_marketpl
 from fraudlens.training.train import train
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # trains models: minutes
+
 KEY = DEMO_PII_KEY.encode()
 
 

@@ -5,9 +5,12 @@ import json
 import logging
 
 import numpy as np
+import pytest
 
 from benchmarks import text_quality
 from tests.test_text_classifier import synthetic_reviews
+
+pytestmark = pytest.mark.slow  # trains models: minutes
 
 SMALL = ["--folds", "2", "--threads", "1", "--no-mlflow", "--set", "finetune.epochs=1", "--set", "encoder.max_length=32",
          "--set", "finetune.train_layers=2", "--set", "stacking.inner_folds=3"]

@@ -17,6 +17,8 @@ from fraudlens.training.text_data import labelled_marketplace_reviews
 from fraudlens.training.train import train
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # trains models: minutes
+
 TINY_FINETUNE = FineTuneSettings(max_length=48, epochs=1, batch_size=16, threads=1, seed=0, train_layers=2)
 
 
