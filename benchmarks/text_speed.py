@@ -96,20 +96,24 @@ def summary(seconds: list[float], n: int) -> dict:
 
 
 def not_reproduced(result: dict, earlier: dict | None) -> list[str]:
-    """Lines naming the earlier results file's encoding speeds that moved by more than NOT_REPRODUCED."""
+    """Lines naming the earlier results file's speed-ups over sentence-transformers that moved by
+    more than NOT_REPRODUCED. Ratios, not texts/s: interleaved runs share the machine's load, so
+    their ratio is what one run can reproduce; absolute speeds move with load and CPU (named)."""
     if not earlier:
         return []
     lines = []
-    for key, old in earlier.get("texts_per_s", {}).items():
-        new = result["texts_per_s"].get(key)
+    if earlier.get("cpu_model") and earlier.get("cpu_model") != result.get("cpu_model"):
+        lines.append(f"the earlier run was on another CPU ({earlier['cpu_model']}, flags "
+                     f"{', '.join(earlier.get('cpu_flags', []))}); absolute texts/s are not comparable")
+    earlier_ratios = earlier.get("speedup_vs_sentence_transformers", {})
+    for key, old in earlier_ratios.items():
+        new = result["speedup_vs_sentence_transformers"].get(key)
         if new is None or abs(new / old - 1) <= NOT_REPRODUCED:
             continue
-        old_ratio = earlier.get("speedup_vs_sentence_transformers", {}).get(key)
-        lines.append(f"{LABELS.get(key, key)}: {old:.1f} texts/s"
-                     + (f" ({old_ratio:.2f}x sentence-transformers)" if old_ratio else "")
-                     + f" in the earlier run (`{earlier.get('command', '?')}`, load average "
-                     f"{earlier.get('load_average_start', float('nan')):.1f} at start) - not reproduced: "
-                     f"{new:.1f} texts/s ({result['speedup_vs_sentence_transformers'][key]:.2f}x) here")
+        lines.append(f"{LABELS.get(key, key)}: {old:.2f}x sentence-transformers "
+                     f"({earlier['texts_per_s'][key]:.1f} texts/s) in the earlier run (`{earlier.get('command', '?')}`, "
+                     f"load average {earlier.get('load_average_start', float('nan')):.1f} at start) - not reproduced: "
+                     f"{new:.2f}x ({result['texts_per_s'][key]:.1f} texts/s) here")
     return lines
 
 
@@ -212,6 +216,10 @@ def markdown(result: dict, command: str) -> str:
         "```",
     ]
     return "\n".join(lines)
+
+
+def write_doc(result: dict, doc: Path, marker: str) -> None:
+    update_doc(doc, marker, markdown(result, result["command"]), "Text model")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -386,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     result["not_reproduced"] = not_reproduced(result, earlier)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    update_doc(args.doc, args.marker, markdown(result, command), "Text model")
+    write_doc(result, args.doc, args.marker)
     print(json.dumps({k: result[k] for k in ("texts_per_s", "default_speedup", "agreement_to_fp32", "finetune",
                                              "not_reproduced")}, indent=1))
     return 0

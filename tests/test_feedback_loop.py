@@ -1,0 +1,84 @@
+"""One round of the feedback loop on the synthetic marketplace (issue 15): score, an analyst
+decides the flagged cases of one ring, those decisions come back as labels (training with
+``--labels``, and in the next night's labels table, which label features read), retrain - the
+ring's recall rises and AUPRC on everything outside the ring does not fall."""
+
+import shutil
+
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+
+from fraudlens.config import load_config
+from fraudlens.inference.batch import score_input
+from fraudlens.marketplace.ingest import ingest
+from fraudlens.marketplace.labels import with_extra_labels
+from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
+from fraudlens.output_contract import ENTITY_ID, FLAG, SCORE_FILES
+from fraudlens.training.train import train
+from tests.conftest import REPO_ROOT
+
+KEY = b"demo"
+pytestmark = pytest.mark.slow
+
+
+def scored(config, marketplace, out, truth):
+    score_input(f"models:/fraudlens@{config.mlflow.alias}", marketplace, out, KEY, config.encoder.cache_dir,
+                config.mlflow.tracking_uri, scoring=config.scoring)
+    frames = []
+    for entity, name in SCORE_FILES.items():
+        frame = pd.read_parquet(out / name)
+        frames.append(frame.rename(columns={ENTITY_ID[entity]: "entity_id"}).assign(entity_type=entity)[
+            ["entity_type", "entity_id", "account_id", "score", "decision", "ring_id"]])
+    return pd.concat(frames, ignore_index=True).merge(truth, on=["entity_type", "entity_id"])
+
+
+def next_night_input(marketplace, decisions, out):
+    """The marketplace with the analysts' decisions appended to its labels table, as the next
+    night's input carries them (docs/research.md, "Feedback labels")."""
+    shutil.copytree(marketplace, out, ignore=shutil.ignore_patterns("truth"))
+    labels = pd.read_parquet(out / "labels.parquet")
+    pd.concat([labels, decisions], ignore_index=True).to_parquet(out / "labels.parquet", index=False)
+    return out
+
+
+def test_labelling_one_rings_flagged_cases_raises_that_rings_recall(tmp_path):
+    marketplace = tmp_path / "market"
+    write_marketplace(generate_marketplace(seed=0, scale=1500), marketplace)
+    truth = pd.read_parquet(marketplace / "truth" / "truth.parquet")[["entity_type", "entity_id", "is_fraud"]]
+    config = load_config(REPO_ROOT / "configs" / "demo.yaml", {
+        "train.input_dir": str(marketplace), "text_model.uri": None,
+        "mlflow.tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "encoder.cache_dir": str(tmp_path / "cache")})
+    train(config, ingest(marketplace, KEY))
+    before = scored(config, marketplace, tmp_path / "before", truth)
+
+    # The ring whose fraud the model half caught: flagged cases to decide, missed ones to find.
+    fraud_in_rings = before[before["ring_id"].notna() & (before["is_fraud"] == 1)]
+    by_ring = fraud_in_rings.groupby("ring_id")["decision"].agg(
+        flagged=lambda d: int((d == FLAG).sum()), missed=lambda d: int((d != FLAG).sum()))
+    candidates = by_ring[(by_ring["flagged"] >= 2) & (by_ring["missed"] >= 2)]
+    assert len(candidates), f"no partly flagged ring to decide:\n{by_ring}"
+    ring = candidates.sort_values(["missed", "flagged"], ascending=False).index[0]
+    ring_accounts = set(before.loc[before["ring_id"] == ring, "account_id"])
+    in_ring = before["account_id"].isin(ring_accounts)
+    decided = before[in_ring & (before["decision"] == FLAG)]
+    decisions = pd.DataFrame({"entity_type": decided["entity_type"], "entity_id": decided["entity_id"],
+                              "is_fraud": decided["is_fraud"].astype("int64"), "source": "analyst:test",
+                              "labeled_at": pd.Timestamp("2026-05-02")})
+    labels_file = tmp_path / "analyst_labels.csv"
+    decisions.to_csv(labels_file, index=False)
+
+    train(config, with_extra_labels(ingest(marketplace, KEY), [labels_file], KEY))
+    after = scored(config, next_night_input(marketplace, decisions, tmp_path / "next"), tmp_path / "after", truth)
+
+    def ring_recall(frame):
+        fraud = frame[frame["account_id"].isin(ring_accounts) & (frame["is_fraud"] == 1)]
+        return (fraud["decision"] == FLAG).mean()
+
+    def auprc_outside(frame):
+        outside = frame[~frame["account_id"].isin(ring_accounts)]
+        return {e: average_precision_score(g["is_fraud"], g["score"]) for e, g in outside.groupby("entity_type")}
+
+    assert ring_recall(after) > ring_recall(before), (ring_recall(before), ring_recall(after))
+    for entity, value in auprc_outside(before).items():
+        assert auprc_outside(after)[entity] >= value - 0.01, (entity, value, auprc_outside(after)[entity])
