@@ -29,7 +29,7 @@ def scored(config, marketplace, out, truth):
     for entity, name in SCORE_FILES.items():
         frame = pd.read_parquet(out / name)
         frames.append(frame.rename(columns={ENTITY_ID[entity]: "entity_id"}).assign(entity_type=entity)[
-            ["entity_type", "entity_id", "account_id", "score", "decision", "ring_id"]])
+            ["entity_type", "entity_id", "score", "decision", "ring_id"]])
     return pd.concat(frames, ignore_index=True).merge(truth, on=["entity_type", "entity_id"])
 
 
@@ -59,9 +59,9 @@ def test_labelling_one_rings_flagged_cases_raises_that_rings_recall(tmp_path):
     candidates = by_ring[(by_ring["flagged"] >= 2) & (by_ring["missed"] >= 2)]
     assert len(candidates), f"no partly flagged ring to decide:\n{by_ring}"
     ring = candidates.sort_values(["missed", "flagged"], ascending=False).index[0]
-    ring_accounts = set(before.loc[before["ring_id"] == ring, "account_id"])
-    in_ring = before["account_id"].isin(ring_accounts)
-    decided = before[in_ring & (before["decision"] == FLAG)]
+    # Its reviews and orders (every row of a ring member's account carries the ring id).
+    members = set(before.loc[before["ring_id"] == ring, "entity_id"])
+    decided = before[before["entity_id"].isin(members) & (before["decision"] == FLAG)]
     decisions = pd.DataFrame({"entity_type": decided["entity_type"], "entity_id": decided["entity_id"],
                               "is_fraud": decided["is_fraud"].astype("int64"), "source": "analyst:test",
                               "labeled_at": pd.Timestamp("2026-05-02")})
@@ -71,12 +71,15 @@ def test_labelling_one_rings_flagged_cases_raises_that_rings_recall(tmp_path):
     train(config, with_extra_labels(ingest(marketplace, KEY), [labels_file], KEY))
     after = scored(config, next_night_input(marketplace, decisions, tmp_path / "next"), tmp_path / "after", truth)
 
+    # The ring's recall among the cases nobody decided: the decided ones are known either way.
+    undecided = members - set(decided["entity_id"])
+
     def ring_recall(frame):
-        fraud = frame[frame["account_id"].isin(ring_accounts) & (frame["is_fraud"] == 1)]
+        fraud = frame[frame["entity_id"].isin(undecided) & (frame["is_fraud"] == 1)]
         return (fraud["decision"] == FLAG).mean()
 
     def auprc_outside(frame):
-        outside = frame[~frame["account_id"].isin(ring_accounts)]
+        outside = frame[~frame["entity_id"].isin(members)]
         return {e: average_precision_score(g["is_fraud"], g["score"]) for e, g in outside.groupby("entity_type")}
 
     assert ring_recall(after) > ring_recall(before), (ring_recall(before), ring_recall(after))

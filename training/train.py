@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -13,7 +14,6 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.model_selection import train_test_split
 
 import fraudlens
 from fraudlens.config import FraudLensConfig
@@ -71,9 +71,29 @@ class TrainResult:
     inputs: ModelInputs | None = None
 
 
-def _stratified(idx: np.ndarray, y: np.ndarray, share: float, seed: int):
-    stratify = y if len(np.unique(y)) == 2 and min(np.bincount(y.astype(int))) >= 2 else None
-    return train_test_split(idx, y, test_size=share, random_state=seed, stratify=stratify)
+def _entity_order(ids: pd.Index, seed: int) -> np.ndarray:
+    """A seeded pseudo-random key per entity id, from the id alone (blake2b of seed and id)."""
+    return np.array([int.from_bytes(hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=8).digest(), "big")
+                     for i in ids], dtype=np.uint64)
+
+
+def _stable_split(ids: pd.Index, y: np.ndarray, val_fraction: float, seed: int) -> np.ndarray:
+    """Part per labelled entity: 0 train, 1 stop, 2 val. Stratified (per class, entities ordered
+    by a seeded hash of their id: the first val_fraction/2 stop, the next val_fraction/2 val) and
+    stable: a retrain with a few more labels (analyst feedback) moves at most a boundary entity
+    per class, so two versions are compared on nearly the same validation rows and the old ones
+    do not all trade places. A class of fewer than 4 labels stays in training."""
+    part = np.zeros(len(ids), dtype=np.int8)
+    keys = _entity_order(ids, seed)
+    for cls in np.unique(y):
+        members = np.flatnonzero(y == cls)
+        if len(members) < 4:
+            continue
+        ordered = members[np.argsort(keys[members], kind="stable")]
+        n_held = max(2, int(round(len(members) * val_fraction)))
+        n_stop = n_held // 2
+        part[ordered[:n_stop]], part[ordered[n_stop:n_held]] = 1, 2
+    return part
 
 
 def split_labels(ingested: IngestResult, inputs: ModelInputs, val_fraction: float, seed: int) -> LabelSplit:
@@ -86,13 +106,11 @@ def split_labels(ingested: IngestResult, inputs: ModelInputs, val_fraction: floa
         y = rows["is_fraud"].to_numpy(dtype=np.float32) if rows is not None else np.array([], np.float32)
         known = idx >= 0
         idx, y = idx[known], y[known]
-        tr, ytr, st, yst, va, yva = idx, y, idx[:0], y[:0], idx[:0], y[:0]
-        if len(idx) >= 4:
-            tr, held, ytr, yheld = _stratified(idx, y, val_fraction, seed)
-            st, va, yst, yva = _stratified(held, yheld, 0.5, seed) if len(held) >= 4 else (held, held, yheld, yheld)
-        split.train_idx[node_type], split.train_y[node_type] = torch.as_tensor(tr), torch.as_tensor(ytr)
-        split.stop_idx[node_type], split.stop_y[node_type] = torch.as_tensor(st), torch.as_tensor(yst)
-        split.val_idx[node_type], split.val_y[node_type] = torch.as_tensor(va), torch.as_tensor(yva)
+        part = _stable_split(inputs.graph.ids[node_type][idx], y, val_fraction, seed) if len(idx) >= 4 \
+            else np.zeros(len(idx), dtype=np.int8)
+        for target, target_y, k in ((split.train_idx, split.train_y, 0), (split.stop_idx, split.stop_y, 1),
+                                    (split.val_idx, split.val_y, 2)):
+            target[node_type], target_y[node_type] = torch.as_tensor(idx[part == k]), torch.as_tensor(y[part == k])
     return split
 
 
