@@ -158,7 +158,8 @@ def run_seed(set_name: str, base: Path, labels: pd.Series, labels_table: pd.Data
 
     if args.dump_predictions:
         args.dump_predictions.mkdir(parents=True, exist_ok=True)
-        np.savez(args.dump_predictions / f"{set_name}-seed{seed}.npz", test=test, y_test=y_test, **preds)
+        np.savez(args.dump_predictions / f"{set_name}-seed{seed}.npz", test=test, y_test=y_test, val=v, y_val=y_v,
+                 **preds, **{f"val_{k}": p for k, p in seen.items()})
     result = {"seed": seed, "sizes": {"train": int(len(train_pos)), "val": int(len(v)), "test": int(len(test_pos))},
               "train_s": train_s, "score_s": score_s, "epochs_run": trained.epochs_run,
               "blend_weight": trained.model.tree_head.weights.get(node_type, 0.0) if trained.model.tree_head else 0.0,
@@ -300,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-mlflow", action="store_true")
     parser.add_argument("--render-only", action="store_true",
                         help="rewrite the docs block from an existing results JSON (--out), run nothing")
-    parser.add_argument("--dump-predictions", type=Path, default=None, help="save per-seed test predictions (npz) here")
+    parser.add_argument("--dump-predictions", type=Path, default=None, help="save per-seed test and validation predictions (npz) here")
     args = parser.parse_args(argv)
     if args.render_only:
         path = args.out or RESULTS
