@@ -188,7 +188,8 @@ def cold_night_estimate(runs: list[dict]) -> dict | None:
     and text-model rows). Measuring it costs hours of encoding; its parts cost minutes."""
     cold = [r for r in runs if r["cache"] == "cold"]
     warm = {r["size"]: r for r in runs if r["cache"] == "warm"}
-    if not cold or not warm or cold[-1]["size"] not in warm or not cold[-1].get("texts_encoded"):
+    if not cold or not warm or cold[-1]["size"] not in warm or not cold[-1].get("texts_encoded") \
+            or max(warm) <= cold[-1]["size"]:  # nothing larger to estimate: the cold run is the measurement
         return None
     small, large = cold[-1], warm[max(warm)]
     twin = warm[small["size"]]
@@ -314,7 +315,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="Rewrite the docs block from the results JSON (--out); measure nothing.")
     args = parser.parse_args(argv)
     if args.render_only:
-        update_doc(args.doc, MARKER, markdown(json.loads(args.out.read_text())), "Nightly run at scale")
+        result = json.loads(args.out.read_text())
+        result["cold_night_estimate"] = cold_night_estimate(result["runs"])
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        update_doc(args.doc, MARKER, markdown(result), "Nightly run at scale")
         return 0
     command = "python benchmarks/batch_scale.py" + (" " + shlex.join(argv) if argv else "")
     result = measure(args.sizes, args.workdir, args.model, args.config.resolve(), args.cold_max, args.seed)
