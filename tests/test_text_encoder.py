@@ -18,10 +18,19 @@ def test_embeddings_are_normalised_and_meaningful(encoder):
     assert emb[0] @ emb[1] > emb[0] @ emb[2]
 
 
-def test_batching_and_order_do_not_change_results(encoder):
+@pytest.mark.parametrize("precision", ["fp32", "auto"])
+def test_batching_and_order_do_not_change_results(precision):
+    """Padding a text into a batch must not change its embedding: exactly (1e-5) in fp32; in bf16
+    the padded matrix products round differently on some CPUs (AVX512-BF16 without AMX: ~3e-4),
+    so there the check is on the direction."""
+    encoder = TextEncoder(precision=precision, batch_size=4)
     texts = ["short", "a somewhat longer review text about a toaster", "", "mid length text"]
     one_by_one = np.stack([encoder._encode_uncached([t])[0] for t in texts])
-    assert np.allclose(encoder._encode_uncached(texts), one_by_one, atol=1e-5)
+    batched = encoder._encode_uncached(texts)
+    if encoder.precision == "fp32":
+        assert np.allclose(batched, one_by_one, atol=1e-5)
+    else:
+        assert (np.sum(batched * one_by_one, axis=1) > 0.9999).all()
 
 
 def test_awkward_text_never_crashes(encoder):

@@ -80,9 +80,10 @@ def _entity_order(ids: pd.Index, seed: int) -> np.ndarray:
 def _stable_split(ids: pd.Index, y: np.ndarray, val_fraction: float, seed: int) -> np.ndarray:
     """Part per labelled entity: 0 train, 1 stop, 2 val. Stratified (per class, entities ordered
     by a seeded hash of their id: the first val_fraction/2 stop, the next val_fraction/2 val) and
-    stable: a retrain with a few more labels (analyst feedback) moves at most a boundary entity
-    per class, so two versions are compared on nearly the same validation rows and the old ones
-    do not all trade places. A class of fewer than 4 labels stays in training."""
+    stable: k more labels of a class (analyst feedback) move only earlier labels within about k
+    places of a part boundary in that order, where a shuffled split would move most of them, so
+    two versions are validated on nearly the same rows. A class of fewer than 4 labels stays in
+    training."""
     part = np.zeros(len(ids), dtype=np.int8)
     keys = _entity_order(ids, seed)
     for cls in np.unique(y):
