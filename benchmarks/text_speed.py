@@ -218,10 +218,6 @@ def markdown(result: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_doc(result: dict, doc: Path, marker: str) -> None:
-    update_doc(doc, marker, markdown(result, result["command"]), "Text model")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -394,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     result["not_reproduced"] = not_reproduced(result, earlier)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    write_doc(result, args.doc, args.marker)
+    update_doc(args.doc, args.marker, markdown(result, command), "Text model")
     print(json.dumps({k: result[k] for k in ("texts_per_s", "default_speedup", "agreement_to_fp32", "finetune",
                                              "not_reproduced")}, indent=1))
     return 0

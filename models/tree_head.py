@@ -44,9 +44,9 @@ def choose_blend_weight(y: np.ndarray, p_trees: np.ndarray, p_gnn: np.ndarray, r
     weight, so the trees earn their place). Returns (w, AUPRC per grid weight on all rows).
 
     Why bagged: the argmax on one validation set is noise when it holds a few dozen positives
-    (the demo's orders: the grid's pick swung between 0 and 0.75 from one retrain to the next,
-    and with it the held-out AUROC by 0.03); resampling leaves a clear winner where it is and
-    pulls an accidental one towards the middle of the weights that win by chance."""
+    (the demo's orders: the pick went to 0, the GNN alone, when only the GNN's fanout changed,
+    while the trees alone were better on the held-out night); resampling leaves a clear winner
+    where it is and pulls an accidental one towards the middle of the weights that win by chance."""
     y = np.asarray(y)
     blends = {w: w * p_trees + (1 - w) * p_gnn for w in BLEND_GRID}
     auprc = {w: float(average_precision_score(y, b)) for w, b in blends.items()}

@@ -1,4 +1,5 @@
-"""The training label split: stratified, and stable across retrains with more labels."""
+"""Training bookkeeping: the label split (stratified, stable across retrains with more labels) and
+the GNN's batch size per epoch."""
 
 import numpy as np
 import pandas as pd
@@ -39,3 +40,11 @@ def test_tiny_classes_stay_in_training():
     y = np.r_[np.ones(3), np.zeros(20)].astype(np.float32)
     part = _stable_split(ids, y, 0.2, seed=0)
     assert (part[y == 1] == 0).all() and {1, 2} <= set(part[y == 0])
+
+
+def test_small_label_sets_still_get_several_steps_an_epoch():
+    from fraudlens.training.train import MIN_STEPS_PER_EPOCH, epoch_batch_size
+    assert epoch_batch_size(100_000, 2048) == 2048  # large sets keep the configured batch
+    assert -(-2000 // epoch_batch_size(2000, 2048)) >= MIN_STEPS_PER_EPOCH
+    assert epoch_batch_size(40, 2048) == 32  # never tiny batches
+    assert epoch_batch_size(10, 8) == 8
