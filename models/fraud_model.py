@@ -34,6 +34,7 @@ from fraudlens.marketplace.graph import SCORED_NODE_TYPES, MarketplaceGraph, bui
 from fraudlens.marketplace.graph_features import (
     NodeFrame,
     label_features,
+    label_prior,
     labels_by_id,
     scored_node_frames,
     structural_features,
@@ -53,7 +54,7 @@ TEXT_MODEL_DIR = "text_model"
 TREE_HEAD_DIR = "tree_head"
 GRAPH_PREFIX = "g_"
 # The saved graph model's format: bump on any change to what save() writes or load() reads.
-COMPONENT, FORMAT_VERSION = "fraudlens_graph_model", 3
+COMPONENT, FORMAT_VERSION = "fraudlens_graph_model", 4
 
 
 @dataclass
@@ -99,6 +100,8 @@ class ModelInputs:
     node_frames: dict[str, NodeFrame] | None = None
     # Per scored node type, "linked to known fraud" features (with_label_features); None: none.
     label_features: dict[str, pd.DataFrame] | None = None
+    # Per scored node type, the smoothing prior of the label shares (graph_features.label_prior).
+    label_prior: dict[str, float] | None = None
 
     def tree_features(self, node_type: str) -> pd.DataFrame:
         """What the tree head reads: every feature of the node, label features included."""
@@ -162,7 +165,7 @@ def build_model_inputs(tables: dict[str, pd.DataFrame], encoder: TextEncoder,
 
 
 def with_label_features(inputs: ModelInputs, labels: pd.DataFrame | None, pool: dict[str, pd.Index] | None = None,
-                        as_of: pd.Timestamp | None = None) -> ModelInputs:
+                        as_of: pd.Timestamp | None = None, prior: dict[str, float] | None = None) -> ModelInputs:
     """``inputs`` with "linked to known fraud" features per scored node type: per relation, how
     many neighbours are labelled, how many fraud, the smoothed fraud share.
 
@@ -171,8 +174,12 @@ def with_label_features(inputs: ModelInputs, labels: pd.DataFrame | None, pool: 
     ``labels`` known at ``as_of`` (``labeled_at``). Either way each node sees the pool's labels
     of the other folds only (graph_features.label_features): training rows then look like the
     rows scored later, and a node never reads its own label.
+
+    Training leaves ``prior`` out and keeps the pool's fraud share per type in
+    ``inputs.label_prior``; scoring passes the model's, so labels arriving far from a node
+    leave its features alone.
     """
-    out = {}
+    out, priors = {}, {}
     for nt in ("review", "order"):
         frame = (inputs.node_frames or {}).get(nt)
         if frame is None:
@@ -181,9 +188,11 @@ def with_label_features(inputs: ModelInputs, labels: pd.DataFrame | None, pool: 
         known = labels_by_id(resolve_labels(labels), nt, as_of) if labels is not None and len(labels) \
             else pd.Series([], dtype="int64")
         allowed = pool[nt] if pool is not None else known.index
-        block = label_features(frame, known, allowed).astype(np.float32)
+        fixed = (prior or {}).get(nt)
+        priors[nt] = label_prior(known, allowed) if fixed is None else fixed
+        block = label_features(frame, known, allowed, prior=fixed).astype(np.float32)
         out[nt] = block.set_axis(frame.ids).reindex(inputs.graph.ids[nt])
-    inputs.label_features = out
+    inputs.label_features, inputs.label_prior = out, priors
     return inputs
 
 
@@ -216,9 +225,10 @@ class FraudLensModel:
     def __init__(self, gnn: HeteroFraudGNN, scaler: FeatureScaler, architecture: dict, encoder_dir: Path,
                  encoder_settings: dict, calibration: dict[str, tuple[float, float]] | None = None,
                  text_model: CombinedTextModel | None = None, tree_head: TreeHead | None = None,
-                 label_scaler: FeatureScaler | None = None):
+                 label_scaler: FeatureScaler | None = None, label_prior: dict[str, float] | None = None):
         self.gnn = gnn.eval()
         self.label_scaler = label_scaler
+        self.label_prior = label_prior
         self.tree_head = tree_head
         self.text_model = text_model
         self.scaler = scaler
@@ -294,7 +304,7 @@ class FraudLensModel:
         inputs = build_model_inputs(tables, encoder or self.encoder(), self.text_model, reporter, self.gnn.text_proj)
         if self.label_scaler is not None:
             with (reporter or StageTimer()).stage("label features"):
-                with_label_features(inputs, tables.get("labels"), as_of=as_of)
+                with_label_features(inputs, tables.get("labels"), as_of=as_of, prior=self.label_prior)
         return inputs
 
     def score_inputs(self, inputs: ModelInputs, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -329,6 +339,7 @@ class FraudLensModel:
             "encoder_settings": self.encoder_settings,
             "calibration": self.calibration,
             "label_scaler": asdict(self.label_scaler) if self.label_scaler is not None else None,
+            "label_prior": self.label_prior,
             "fraudlens_version": fraudlens.__version__,
         })
         if self.text_model is not None:
@@ -356,7 +367,8 @@ class FraudLensModel:
         tree_head = TreeHead.load(directory / TREE_HEAD_DIR) if (directory / TREE_HEAD_DIR).is_dir() else None
         label_scaler = FeatureScaler(**meta["label_scaler"]) if meta.get("label_scaler") else None
         return cls(gnn, FeatureScaler(**meta["scaler"]), meta["architecture"], encoder_dir,
-                   meta["encoder_settings"], meta.get("calibration"), text_model, tree_head, label_scaler)
+                   meta["encoder_settings"], meta.get("calibration"), text_model, tree_head, label_scaler,
+                   meta.get("label_prior"))
 
 
 def architecture_for(inputs: ModelInputs, hidden: int, layers: int, dropout: float, text_dim: int) -> dict:

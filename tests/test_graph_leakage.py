@@ -10,6 +10,8 @@ from fraudlens.marketplace import adapters
 from fraudlens.marketplace.graph_features import (
     graph_features,
     label_features,
+    label_folds,
+    label_prior,
     labels_by_id,
     order_nodes,
     review_nodes,
@@ -71,6 +73,45 @@ def test_a_training_row_does_not_see_its_own_label():
         pd.testing.assert_series_equal(after.loc[node], before.loc[node])
         changed_rows += int((after != before).any(axis=1).sum())
     assert changed_rows > 0  # ... while its neighbours in other folds do see it
+
+
+def _sharing_a_group(nodes, members: np.ndarray) -> np.ndarray:
+    """Nodes that share a relation's group with any node of ``members`` (a boolean mask)."""
+    near = members.copy()
+    for code in nodes.codes().values():
+        near |= np.isin(code, code[members & (code >= 0)]) & (code >= 0)
+    return near
+
+
+def _rows_changed(before: pd.DataFrame, after: pd.DataFrame) -> np.ndarray:
+    same = (after == before) | (after.isna() & before.isna())
+    return ~same.all(axis=1).to_numpy()
+
+
+def test_a_node_keeps_its_fold_when_rows_are_added_or_reordered():
+    ids = pd.Index([f"o{i}" for i in range(2000)])
+    folds = label_folds(ids)
+    assert np.bincount(folds).min() > 150  # about 200 per fold
+    grown = ids.append(pd.Index([f"x{i}" for i in range(500)]))[::-1]
+    pd.testing.assert_series_equal(pd.Series(label_folds(grown), index=grown).loc[ids], pd.Series(folds, index=ids))
+    assert not np.array_equal(label_folds(ids, seed=1), folds)
+
+
+def test_with_the_models_prior_new_labels_move_only_the_features_of_their_neighbours():
+    tables, labels = synthetic_orders()
+    nodes = order_nodes(tables)
+    train_ids, test_ids = _split(labels)
+    prior = label_prior(labels, train_ids)
+    before = label_features(nodes, labels, train_ids, prior=prior)
+    arriving = test_ids[:2]  # two analyst decisions on rows the model never read
+    after = label_features(nodes, labels, train_ids.append(arriving), prior=prior)
+    moved = _rows_changed(before, after)
+    near = _sharing_a_group(nodes, nodes.ids.isin(arriving))
+    assert moved.any() and not (moved & ~near).any()
+    assert near.mean() < 0.6  # a seller groups a sixth of the orders
+    # Recomputing the prior from each night's labels is what moved every row before.
+    drifting = label_features(nodes, labels, train_ids.append(arriving))
+    assert (_rows_changed(label_features(nodes, labels, train_ids), drifting) & ~near).mean() > 0.3
 
 
 def test_label_free_block_ignores_labels_entirely():

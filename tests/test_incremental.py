@@ -1,6 +1,7 @@
 """Incremental nightly runs: tonight attaches to the history in a state directory."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 from fraudlens.config import load_config
 from fraudlens.inference.batch import SCOPE_HISTORY, SCOPE_NEIGHBOURHOOD, SCOPE_TONIGHT, score_input
 from fraudlens.inference.state import load_history
+from fraudlens.marketplace.graph_features import scored_node_frames
 from fraudlens.marketplace.ingest import ingest
 from fraudlens.marketplace.pii import DEMO_PII_KEY
 from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
@@ -134,3 +136,34 @@ def test_a_model_trained_on_the_first_part_scores_the_later_part_without_retrain
         y = tonight[f"{entity}_id"].map(truth[truth["entity_type"] == entity].set_index("entity_id")["is_fraud"])
         assert y.notna().all() and 0 < y.mean() < 1
         assert roc_auc_score(y, tonight["score"]) >= 0.75, entity
+
+
+def test_labels_arriving_move_only_the_scores_of_nodes_linked_to_them(nights, tmp_path):
+    # The same model, the same rows, six more labels: only their neighbours' scores may move
+    # (the label-share prior is the model's, not the night's; folds follow ids).
+    work, run, _, _ = nights
+    base = pd.read_parquet(run("all", "labels_before", state=None).outputs["review"]).set_index("review_id")["score"]
+    base_orders = pd.read_parquet(work / "labels_before" / "order_scores.parquet").set_index("order_id")["score"]
+    more = tmp_path / "more_labels"
+    shutil.copytree(work / "all", more)
+    labels, truth = pd.read_parquet(more / "labels.parquet"), pd.read_parquet(more / "truth" / "truth.parquet")
+    unlabelled = truth[truth["is_fraud"].eq(1) & ~truth["entity_id"].isin(labels["entity_id"])]
+    arriving = pd.concat([unlabelled[unlabelled["entity_type"] == nt].head(3) for nt in ("review", "order")])
+    arriving = arriving[["entity_type", "entity_id", "is_fraud"]].assign(
+        source="analyst", labeled_at=labels["labeled_at"].max())
+    pd.concat([labels, arriving], ignore_index=True).to_parquet(more / "labels.parquet", index=False)
+    after_run = run(more, "labels_after", state=None)
+    after = {"review": pd.read_parquet(after_run.outputs["review"]).set_index("review_id")["score"],
+             "order": pd.read_parquet(work / "labels_after" / "order_scores.parquet").set_index("order_id")["score"]}
+    frames = scored_node_frames(ingest(work / "all", KEY).tables)
+    for nt, before in (("review", base), ("order", base_orders)):
+        frame = frames[nt]
+        members = frame.ids.isin(arriving.loc[arriving["entity_type"] == nt, "entity_id"])
+        near = members.copy()
+        for code in frame.codes().values():
+            near |= np.isin(code, code[members & (code >= 0)]) & (code >= 0)
+        moved = pd.Series(~np.isclose(after[nt].loc[frame.ids].to_numpy(), before.loc[frame.ids].to_numpy(),
+                                      rtol=0, atol=1e-9), index=frame.ids)
+        assert moved.any(), f"the new {nt} labels reach no score"
+        assert not moved[~near].any(), f"{int(moved[~near].sum())} {nt}s far from the new labels moved"
+        assert near.mean() < 0.8

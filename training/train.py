@@ -235,7 +235,7 @@ def fit_gnn(config: FraudLensConfig, inputs: ModelInputs, scaler: FeatureScaler,
     # The resolved precision: scoring computes the embeddings this GNN was trained on.
     encoder_settings = {"max_length": encoder.max_length, "precision": encoder.precision, **config.encoder.runtime()}
     model = FraudLensModel(gnn, scaler, arch, encoder.model_dir, encoder_settings, None, text_model, None,
-                           label_scaler)
+                           label_scaler, inputs.label_prior)
     logits = model.logits(inputs)  # exact, layer by layer over the whole graph: what scoring computes
     inputs.layer_states = None
     head_metrics = {}
