@@ -53,7 +53,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 # reviews, so asking for 12 % more gives at least N of each.
 SCALE_MARGIN = 1.12
 TARGET_WALL_S, TARGET_RSS_GIB, TARGET_GROWTH = 300.0, 8.0, 11.0
-TARGET_COLD_S, TARGET_COLD_NIGHT_MIN = 200.0, 45.0  # cold 100k run; cold 1M night, estimated
+TARGET_COLD_S, TARGET_COLD_NIGHT_MIN = 200.0, 45.0  # cold 100k run; cold 1M night (measured or estimated)
 STAGE_LINE = re.compile(r"stage (?P<name>.+?): done in (?P<seconds>[0-9.]+) s.*?, peak RSS (?P<rss>[0-9.]+) GiB")
 
 
@@ -235,6 +235,22 @@ def fill_in_subprocess(model_uri: str, config: Path, input_dir: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def cold_verdicts(cold: list[dict]) -> list[str]:
+    """The cold targets: 200 s for the 100k night, 45 min for a cold 1M night (measured here)."""
+    out = []
+    for run in cold:
+        name = (f"{run['reviews']:,} reviews + {run['orders']:,} orders, cold "
+                f"({run.get('encoder_precision', 'fp32')} encoder)")
+        if run["size"] <= 100_000:
+            out.append(f"{name}: {run['wall_s']:.0f} s against {TARGET_COLD_S:.0f} s "
+                       f"({'met' if run['wall_s'] <= TARGET_COLD_S else 'missed'})")
+        elif run["size"] >= 1_000_000:
+            minutes = run["wall_s"] / 60
+            out.append(f"{name}, measured: {minutes:.0f} min against {TARGET_COLD_NIGHT_MIN:.0f} min "
+                       f"({'met' if minutes <= TARGET_COLD_NIGHT_MIN else 'missed'})")
+    return out
+
+
 def markdown(result: dict) -> str:
     stage_names = []
     for run in result["runs"]:
@@ -274,11 +290,7 @@ def markdown(result: dict) -> str:
         verdicts.append(f"growth {small:,} -> {large:,} (warm): {result['growth_ratio_10x']:.2f}x the time for "
                         f"{large / small:.0f}x the entities, target <= {TARGET_GROWTH:.0f}x "
                         f"({'met' if result['growth_ratio_10x'] <= TARGET_GROWTH else 'missed'})")
-    cold = [r for r in result["runs"] if r["cache"] == "cold"]
-    if cold:
-        verdicts.append(f"{cold[-1]['reviews']:,} reviews + {cold[-1]['orders']:,} orders, cold "
-                        f"({cold[-1].get('encoder_precision', 'fp32')} encoder): {cold[-1]['wall_s']:.0f} s against "
-                        f"{TARGET_COLD_S:.0f} s ({'met' if cold[-1]['wall_s'] <= TARGET_COLD_S else 'missed'})")
+    verdicts += cold_verdicts([r for r in result["runs"] if r["cache"] == "cold"])
     estimate = result.get("cold_night_estimate")
     if estimate:
         verdicts.append(f"cold night at {estimate['size']:,} (estimated: the warm run's {estimate['warm_wall_s']:.0f} s + "

@@ -100,8 +100,10 @@ class ModelInputs:
     node_frames: dict[str, NodeFrame] | None = None
     # Per scored node type, "linked to known fraud" features (with_label_features); None: none.
     label_features: dict[str, pd.DataFrame] | None = None
-    # Per scored node type, the smoothing prior of the label shares (graph_features.label_prior).
+    # Per scored node type, the smoothing prior of the label shares (graph_features.label_prior),
+    # and the seed of the label folds (graph_features.label_folds).
     label_prior: dict[str, float] | None = None
+    label_fold_seed: int = 0
 
     def tree_features(self, node_type: str) -> pd.DataFrame:
         """What the tree head reads: every feature of the node, label features included."""
@@ -165,7 +167,8 @@ def build_model_inputs(tables: dict[str, pd.DataFrame], encoder: TextEncoder,
 
 
 def with_label_features(inputs: ModelInputs, labels: pd.DataFrame | None, pool: dict[str, pd.Index] | None = None,
-                        as_of: pd.Timestamp | None = None, prior: dict[str, float] | None = None) -> ModelInputs:
+                        as_of: pd.Timestamp | None = None, prior: dict[str, float] | None = None,
+                        fold_seed: int = 0) -> ModelInputs:
     """``inputs`` with "linked to known fraud" features per scored node type: per relation, how
     many neighbours are labelled, how many fraud, the smoothed fraud share.
 
@@ -176,8 +179,9 @@ def with_label_features(inputs: ModelInputs, labels: pd.DataFrame | None, pool: 
     rows scored later, and a node never reads its own label.
 
     Training leaves ``prior`` out and keeps the pool's fraud share per type in
-    ``inputs.label_prior``; scoring passes the model's, so labels arriving far from a node
-    leave its features alone.
+    ``inputs.label_prior``; scoring passes the model's prior and fold seed (training's seed, so
+    the fold partition is sampled like the rest of a training run), so labels arriving far from
+    a node leave its features alone.
     """
     out, priors = {}, {}
     for nt in ("review", "order"):
@@ -190,9 +194,9 @@ def with_label_features(inputs: ModelInputs, labels: pd.DataFrame | None, pool: 
         allowed = pool[nt] if pool is not None else known.index
         fixed = (prior or {}).get(nt)
         priors[nt] = label_prior(known, allowed) if fixed is None else fixed
-        block = label_features(frame, known, allowed, prior=fixed).astype(np.float32)
+        block = label_features(frame, known, allowed, seed=fold_seed, prior=fixed).astype(np.float32)
         out[nt] = block.set_axis(frame.ids).reindex(inputs.graph.ids[nt])
-    inputs.label_features, inputs.label_prior = out, priors
+    inputs.label_features, inputs.label_prior, inputs.label_fold_seed = out, priors, fold_seed
     return inputs
 
 
@@ -225,10 +229,11 @@ class FraudLensModel:
     def __init__(self, gnn: HeteroFraudGNN, scaler: FeatureScaler, architecture: dict, encoder_dir: Path,
                  encoder_settings: dict, calibration: dict[str, tuple[float, float]] | None = None,
                  text_model: CombinedTextModel | None = None, tree_head: TreeHead | None = None,
-                 label_scaler: FeatureScaler | None = None, label_prior: dict[str, float] | None = None):
+                 label_scaler: FeatureScaler | None = None, label_prior: dict[str, float] | None = None,
+                 label_fold_seed: int = 0):
         self.gnn = gnn.eval()
         self.label_scaler = label_scaler
-        self.label_prior = label_prior
+        self.label_prior, self.label_fold_seed = label_prior, label_fold_seed
         self.tree_head = tree_head
         self.text_model = text_model
         self.scaler = scaler
@@ -304,7 +309,8 @@ class FraudLensModel:
         inputs = build_model_inputs(tables, encoder or self.encoder(), self.text_model, reporter, self.gnn.text_proj)
         if self.label_scaler is not None:
             with (reporter or StageTimer()).stage("label features"):
-                with_label_features(inputs, tables.get("labels"), as_of=as_of, prior=self.label_prior)
+                with_label_features(inputs, tables.get("labels"), as_of=as_of, prior=self.label_prior,
+                                    fold_seed=self.label_fold_seed)
         return inputs
 
     def score_inputs(self, inputs: ModelInputs, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -340,6 +346,7 @@ class FraudLensModel:
             "calibration": self.calibration,
             "label_scaler": asdict(self.label_scaler) if self.label_scaler is not None else None,
             "label_prior": self.label_prior,
+            "label_fold_seed": self.label_fold_seed,
             "fraudlens_version": fraudlens.__version__,
         })
         if self.text_model is not None:
@@ -368,7 +375,7 @@ class FraudLensModel:
         label_scaler = FeatureScaler(**meta["label_scaler"]) if meta.get("label_scaler") else None
         return cls(gnn, FeatureScaler(**meta["scaler"]), meta["architecture"], encoder_dir,
                    meta["encoder_settings"], meta.get("calibration"), text_model, tree_head, label_scaler,
-                   meta.get("label_prior"))
+                   meta["label_prior"], meta["label_fold_seed"])
 
 
 def architecture_for(inputs: ModelInputs, hidden: int, layers: int, dropout: float, text_dim: int) -> dict:

@@ -23,7 +23,7 @@ def test_reproduction_is_judged_on_the_interleaved_ratios_and_names_a_cpu_change
 
 
 def _run(size: int, cache: str, wall: float, embed: float, texts: int) -> dict:
-    return {"size": size, "cache": cache, "wall_s": wall, "stages_s": {"embed texts": embed, "text model": 1.0},
+    return {"size": size, "reviews": size, "orders": size, "cache": cache, "wall_s": wall, "stages_s": {"embed texts": embed, "text model": 1.0},
             "texts_encoded": texts if cache == "cold" else 0, "texts_from_cache": texts}
 
 
@@ -33,3 +33,11 @@ def test_a_cold_night_is_estimated_only_for_a_size_larger_than_the_measured_cold
     estimate = batch_scale.cold_night_estimate(small + [_run(1_000_000, "warm", 200.0, 5.0, 10_000)])
     # 0.2 s per text (200 s of extra encoding for 1,000 texts) over 10,000 texts, plus the warm run.
     assert estimate["size"] == 1_000_000 and abs(estimate["minutes"] - (200.0 + 0.2 * 10_000) / 60) < 0.1
+
+
+def test_each_cold_run_is_held_to_the_target_of_its_size():
+    runs = [_run(100_000, "cold", 194.0, 118.0, 1000), _run(1_000_000, "cold", 1756.0, 1128.0, 10_000)]
+    small, large = batch_scale.cold_verdicts(runs)
+    assert small.endswith("194 s against 200 s (met)")
+    assert "measured: 29 min against 45 min (met)" in large
+    assert batch_scale.cold_verdicts([_run(100_000, "cold", 289.0, 207.0, 1000)])[0].endswith("(missed)")

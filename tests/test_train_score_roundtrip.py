@@ -99,7 +99,11 @@ def test_a_bundle_of_another_format_version_is_refused_clearly(trained, tmp_path
     _, result = trained
     bundle = result.model.save(tmp_path / "bundle")
     manifest = json.loads((bundle / MANIFEST).read_text())
-    assert FraudLensModel.load(bundle).calibration == result.model.calibration
+    loaded = FraudLensModel.load(bundle)
+    assert loaded.calibration == result.model.calibration
+    # Scoring's label features use training's prior and folds (graph_features.label_features).
+    assert loaded.label_prior == result.model.label_prior and set(loaded.label_prior) == {"review", "order"}
+    assert loaded.label_fold_seed == trained[0].train.seed
     (bundle / MANIFEST).write_text(json.dumps({**manifest, "format_version": manifest["format_version"] + 1}))
     with pytest.raises(BundleFormatError, match="format version"):
         FraudLensModel.load(bundle)

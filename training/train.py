@@ -235,7 +235,7 @@ def fit_gnn(config: FraudLensConfig, inputs: ModelInputs, scaler: FeatureScaler,
     # The resolved precision: scoring computes the embeddings this GNN was trained on.
     encoder_settings = {"max_length": encoder.max_length, "precision": encoder.precision, **config.encoder.runtime()}
     model = FraudLensModel(gnn, scaler, arch, encoder.model_dir, encoder_settings, None, text_model, None,
-                           label_scaler, inputs.label_prior)
+                           label_scaler, inputs.label_prior, inputs.label_fold_seed)
     logits = model.logits(inputs)  # exact, layer by layer over the whole graph: what scoring computes
     inputs.layer_states = None
     head_metrics = {}
@@ -343,7 +343,7 @@ def train(config: FraudLensConfig, ingested: IngestResult, progress=None) -> Tra
     inputs = build_model_inputs(ingested.tables, encoder, text_model)
     scaler = FeatureScaler.fit(inputs.features)
     split = split_labels(ingested, inputs, config.train.val_fraction, config.train.seed)
-    with_label_features(inputs, ingested.tables.get("labels"), label_pool(inputs, split))
+    with_label_features(inputs, ingested.tables.get("labels"), label_pool(inputs, split), fold_seed=config.train.seed)
     label_scaler = FeatureScaler.fit(inputs.label_features)
     with mlflow.start_run() as run:
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
