@@ -97,3 +97,13 @@ def test_token_budget_batches_give_the_embeddings_of_single_texts(encoder):
     budgeted = TextEncoder(batch_size=256, batch_tokens=16, precision=encoder.precision)
     one_by_one = np.stack([encoder._encode_uncached([t])[0] for t in texts])
     np.testing.assert_allclose(budgeted._encode_uncached(texts), one_by_one, atol=1e-4)
+
+
+def test_texts_are_tokenised_a_slice_at_a_time_into_the_same_ids(encoder, monkeypatch):
+    from fraudlens.models import text_encoder
+
+    texts = [f"review number {i} " + "great product " * (i % 7) for i in range(23)] + ["", "ünïcode ✓"]
+    whole = encoder.tokenizer(texts, truncation=True, max_length=encoder.max_length)["input_ids"]
+    monkeypatch.setattr(text_encoder, "TOKENIZE_SLICE", 4)  # slices end mid-list, and one is short
+    sliced = encoder.token_ids(texts)
+    assert [row.tolist() for row in sliced] == whole and all(row.dtype == np.int32 for row in sliced)
