@@ -316,7 +316,7 @@ class TextEncoder:
 
     def token_ids(self, texts: list[str]) -> list[np.ndarray]:
         """Each text's token ids (int32), tokenised a slice at a time: the tokenizer's Python lists
-        for the 1M night's 592,769 texts took 4.7 GiB at once; these arrays take a tenth of it."""
+        of ints (and attention masks) for a night's half a million texts took GiBs at once."""
         out: list[np.ndarray] = []
         for start in range(0, len(texts), TOKENIZE_SLICE):
             ids = self.tokenizer(texts[start:start + TOKENIZE_SLICE], truncation=True, max_length=self.max_length,

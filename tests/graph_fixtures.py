@@ -26,3 +26,11 @@ def synthetic_orders(n: int = 600, seed: int = 0) -> tuple[dict[str, pd.DataFram
     })
     labels = pd.Series(fraud.astype(np.int64), index=pd.Index(orders["order_id"], dtype="string"), name="is_fraud")
     return {"orders": orders}, labels
+
+
+def sharing_a_group(nodes, members: np.ndarray) -> np.ndarray:
+    """Nodes of a NodeFrame that share a relation's group with any node of ``members`` (a mask)."""
+    near = members.copy()
+    for code in nodes.codes().values():
+        near |= np.isin(code, code[members & (code >= 0)]) & (code >= 0)
+    return near

@@ -17,7 +17,7 @@ from fraudlens.marketplace.graph_features import (
     review_nodes,
     structural_features,
 )
-from tests.graph_fixtures import synthetic_orders
+from tests.graph_fixtures import sharing_a_group, synthetic_orders
 
 DATA_DIR = adapters.DEFAULT_DATA_DIR
 
@@ -75,14 +75,6 @@ def test_a_training_row_does_not_see_its_own_label():
     assert changed_rows > 0  # ... while its neighbours in other folds do see it
 
 
-def _sharing_a_group(nodes, members: np.ndarray) -> np.ndarray:
-    """Nodes that share a relation's group with any node of ``members`` (a boolean mask)."""
-    near = members.copy()
-    for code in nodes.codes().values():
-        near |= np.isin(code, code[members & (code >= 0)]) & (code >= 0)
-    return near
-
-
 def _rows_changed(before: pd.DataFrame, after: pd.DataFrame) -> np.ndarray:
     same = (after == before) | (after.isna() & before.isna())
     return ~same.all(axis=1).to_numpy()
@@ -106,7 +98,7 @@ def test_with_the_models_prior_new_labels_move_only_the_features_of_their_neighb
     arriving = test_ids[:2]  # two analyst decisions on rows the model never read
     after = label_features(nodes, labels, train_ids.append(arriving), prior=prior)
     moved = _rows_changed(before, after)
-    near = _sharing_a_group(nodes, nodes.ids.isin(arriving))
+    near = sharing_a_group(nodes, nodes.ids.isin(arriving))
     assert moved.any() and not (moved & ~near).any()
     assert near.mean() < 0.6  # a seller groups a sixth of the orders
     # Recomputing the prior from each night's labels is what moved every row before.

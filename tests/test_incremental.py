@@ -16,6 +16,7 @@ from fraudlens.marketplace.pii import DEMO_PII_KEY
 from fraudlens.marketplace.synthetic import generate_marketplace, write_marketplace
 from fraudlens.training.train import train
 from tests.conftest import REPO_ROOT
+from tests.graph_fixtures import sharing_a_group
 
 pytestmark = pytest.mark.slow  # trains models: minutes
 
@@ -158,10 +159,7 @@ def test_labels_arriving_move_only_the_scores_of_nodes_linked_to_them(nights, tm
     frames = scored_node_frames(ingest(work / "all", KEY).tables)
     for nt, before in (("review", base), ("order", base_orders)):
         frame = frames[nt]
-        members = frame.ids.isin(arriving.loc[arriving["entity_type"] == nt, "entity_id"])
-        near = members.copy()
-        for code in frame.codes().values():
-            near |= np.isin(code, code[members & (code >= 0)]) & (code >= 0)
+        near = sharing_a_group(frame, frame.ids.isin(arriving.loc[arriving["entity_type"] == nt, "entity_id"]))
         moved = pd.Series(~np.isclose(after[nt].loc[frame.ids].to_numpy(), before.loc[frame.ids].to_numpy(),
                                       rtol=0, atol=1e-9), index=frame.ids)
         assert moved.any(), f"the new {nt} labels reach no score"

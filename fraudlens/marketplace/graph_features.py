@@ -286,9 +286,12 @@ def structural_features(nodes: NodeFrame) -> pd.DataFrame:
 
 def known_labels(labels: pd.Series, ids: pd.Index, train_ids) -> np.ndarray:
     """Labels aligned to ``ids`` with everything outside ``train_ids`` blanked (NaN)."""
-    train = pd.Index(pd.Series(list(train_ids), dtype="string")).unique()
-    visible = labels[labels.index.isin(train)].astype("float64")
-    return visible.reindex(ids).to_numpy(dtype=np.float64)
+    return _readable(labels, train_ids).astype("float64").reindex(ids).to_numpy(dtype=np.float64)
+
+
+def _readable(labels: pd.Series, train_ids) -> pd.Series:
+    """The labels of ``train_ids`` (any iterable of ids)."""
+    return labels[labels.index.isin(pd.Index(pd.Series(list(train_ids), dtype="string")).unique())]
 
 
 def label_folds(ids: pd.Index, folds: int = LABEL_FOLDS, seed: int = 0) -> np.ndarray:
@@ -302,7 +305,7 @@ def label_folds(ids: pd.Index, folds: int = LABEL_FOLDS, seed: int = 0) -> np.nd
 def label_prior(labels: pd.Series, train_ids) -> float:
     """The fraud share of the labels the features may read: the smoothing prior that a trained
     model keeps and scoring reuses (``label_features(prior=...)``)."""
-    y = labels[labels.index.isin(pd.Index(pd.Series(list(train_ids), dtype="string")))]
+    y = _readable(labels, train_ids)
     return float(y.mean()) if len(y) else 0.0
 
 
