@@ -156,20 +156,23 @@ def feature_attributions(model, inputs, explain: dict[str, np.ndarray]) -> dict[
     neighbours) and nothing is sampled, so it is deterministic.
     """
     gnn = model.gnn
-    x = model.scaler.transform(inputs.features)
-    label_x = model.label_inputs(inputs)
     text = model.projected_text(inputs)
-    states = inputs.layer_states or gnn.layer_states(x, inputs.adjacency, text)
+    states = inputs.layer_states
+    if states is None:
+        states = gnn.layer_states(model.scaler.transform(inputs.features), inputs.adjacency, text)
+    # Only the explained rows are scaled: the whole feature matrix is gigabytes at a million nodes.
+    x = model.scaler.transform(inputs.features, rows=explain)
+    label_x = model.label_inputs(inputs, rows=explain)
     bias = gnn.text_proj.bias.detach()
     out = {}
     for nt, idx in explain.items():
         idx = np.asarray(idx, dtype=np.int64)
         nodes = torch.as_tensor(idx)
-        own = x[nt][nodes].clone().requires_grad_(True)
+        own = x[nt].requires_grad_(True)
         # Gradient x input of the text, summed over its dimensions, equals gradient x (output -
         # bias) at the linear text projection: exact, on [reviews, 32] instead of [reviews, 384].
         own_text = text[nodes].clone().requires_grad_(True) if nt == "review" else None
-        own_labels = label_x[nt][nodes].clone().requires_grad_(True) if label_x is not None else None
+        own_labels = label_x[nt].requires_grad_(True) if label_x is not None else None
         with torch.enable_grad():
             logits = gnn.local_logits(nt, own, nodes, states, inputs.adjacency, own_text, own_labels)
             wanted = [own] + [t for t in (own_text, own_labels) if t is not None]
