@@ -8,11 +8,25 @@ memory after it (the run manifest's ``stages_s``).
 
 from __future__ import annotations
 
+import ctypes
 import resource
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol
+
+
+def release_freed_memory() -> None:
+    """Returns the heap memory freed so far to the OS (glibc's ``malloc_trim``; elsewhere nothing).
+
+    Called at the end of every stage: glibc raises its mmap threshold as big arrays are freed,
+    so the next stage's chunk-sized arrays land in the heap, whose free pages it keeps; at a
+    million nodes that was 0.1-0.4 GiB of the process's footprint between stages.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def peak_rss_gib() -> float:
@@ -66,6 +80,7 @@ class StageTimer:
             raise
         finally:
             elapsed = time.perf_counter() - stage.started
+            release_freed_memory()
             self.timings[name] = self.timings.get(name, 0.0) + elapsed
             self.peak_rss_gib[name] = peak_rss_gib()
             self._stack.pop()

@@ -128,16 +128,18 @@ def scored_outputs(model: FraudLensModel, inputs: ModelInputs, tables: dict[str,
         labels = scope[nt] if scope is not None else np.full(len(frame), SCOPE_TONIGHT, dtype=object)
         kept[nt] = frame.assign(scope=pd.array(labels, dtype="string"))[labels != ""].reset_index(drop=True)
     decided = {nt: decide(frame, f"{nt}_id", scoring) for nt, frame in kept.items()}
-    with reporter.stage("rings"):
-        rings, membership = find_rings(tables, scores, RingSettings(
-            min_size=scoring.ring_min_size, max_ring_size=scoring.ring_max_size,
-            identifier_cap=scoring.ring_identifier_cap, burst_cap=scoring.ring_burst_cap,
-            co_review_window=pd.Timedelta(hours=scoring.co_review_window_hours)))
     explain = {nt: inputs.graph.node_index(nt, frame.loc[frame["decision"] == FLAG, f"{nt}_id"])
                for nt, frame in decided.items()}
     explain = {nt: idx for nt, idx in explain.items() if len(idx)}
     with reporter.stage("attributions"):
         attributions = feature_attributions(model, inputs, explain) if explain else {}
+    # The GNN's layer states (~2 GB at a million reviews + orders) served the attributions only.
+    inputs.layer_states = None
+    with reporter.stage("rings"):
+        rings, membership = find_rings(tables, scores, RingSettings(
+            min_size=scoring.ring_min_size, max_ring_size=scoring.ring_max_size,
+            identifier_cap=scoring.ring_identifier_cap, burst_cap=scoring.ring_burst_cap,
+            co_review_window=pd.Timedelta(hours=scoring.co_review_window_hours)))
     reason_tables = tables
     if TEXT_PROBABILITY in scores.get("review", pd.DataFrame()):
         by_review = scores["review"].set_index("review_id")

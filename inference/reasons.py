@@ -146,6 +146,11 @@ def family_sums(node_type: str, per_feature: pd.DataFrame) -> pd.DataFrame:
     return per_feature.T.groupby([feature_family(node_type, c) for c in per_feature.columns], sort=True).sum().T
 
 
+# Explained nodes per attribution pass: bounds its autograd and tree-contribution buffers,
+# which otherwise grow past a gigabyte for 100k flagged reviews.
+ATTRIBUTION_ROWS = 4_096
+
+
 def feature_attributions(model, inputs, explain: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
     """Gradient x input per feature family for the explained nodes: {node_type: DataFrame(id -> family)}.
 
@@ -155,44 +160,48 @@ def feature_attributions(model, inputs, explain: dict[str, np.ndarray]) -> dict[
     pass over millions of nodes. Every node is explained alone (no cross-talk between two flagged
     neighbours) and nothing is sampled, so it is deterministic.
     """
-    gnn = model.gnn
+    states = inputs.layer_states if inputs.layer_states is not None \
+        else model.layer_states(inputs, layers=max(len(model.gnn.convs) - 1, 0))
     text = model.projected_text(inputs)
-    states = inputs.layer_states
-    if states is None:
-        states = gnn.layer_states(model.scaler.transform(inputs.features), inputs.adjacency, text)
-    # Only the explained rows are scaled: the whole feature matrix is gigabytes at a million nodes.
-    x = model.scaler.transform(inputs.features, rows=explain)
-    label_x = model.label_inputs(inputs, rows=explain)
-    bias = gnn.text_proj.bias.detach()
     out = {}
     for nt, idx in explain.items():
         idx = np.asarray(idx, dtype=np.int64)
-        nodes = torch.as_tensor(idx)
-        own = x[nt].requires_grad_(True)
-        # Gradient x input of the text, summed over its dimensions, equals gradient x (output -
-        # bias) at the linear text projection: exact, on [reviews, 32] instead of [reviews, 384].
-        own_text = text[nodes].clone().requires_grad_(True) if nt == "review" else None
-        own_labels = label_x[nt].requires_grad_(True) if label_x is not None else None
-        with torch.enable_grad():
-            logits = gnn.local_logits(nt, own, nodes, states, inputs.adjacency, own_text, own_labels)
-            wanted = [own] + [t for t in (own_text, own_labels) if t is not None]
-            grads = list(torch.autograd.grad(logits.sum(), wanted))
-        per_feature = pd.DataFrame((grads.pop(0) * own).detach().numpy(), columns=model.scaler.columns[nt])
-        text_grad = grads.pop(0) if own_text is not None else None
-        if own_labels is not None:
-            per_feature = per_feature.join(pd.DataFrame((grads.pop(0) * own_labels).detach().numpy(),
-                                                        columns=model.label_scaler.columns[nt]))
-        frame = family_sums(nt, per_feature)
-        if text_grad is not None:
-            frame["text_content"] = (text_grad * (own_text - bias)).detach().numpy().sum(axis=1)
-        weight = model.tree_head.weights.get(nt, 0.0) if model.tree_head is not None else 0.0
-        if weight > 0 and len(idx):
-            trees = family_sums(nt, model.tree_head.contributions(nt, inputs.tree_features(nt).iloc[idx]))
-            frame = frame.reset_index(drop=True).mul(1 - weight).add(trees.reset_index(drop=True).mul(weight),
-                                                                     fill_value=0.0)
-        frame.index = pd.Index(inputs.graph.ids[nt][idx], dtype="string", name="id")
-        out[nt] = frame.astype(np.float64)
+        parts = [_attributions(model, inputs, states, text, nt, idx[start:start + ATTRIBUTION_ROWS])
+                 for start in range(0, len(idx), ATTRIBUTION_ROWS)]
+        out[nt] = pd.concat(parts) if parts else _attributions(model, inputs, states, text, nt, idx)
     return out
+
+
+def _attributions(model, inputs, states: list, text: torch.Tensor, nt: str, idx: np.ndarray) -> pd.DataFrame:
+    """``feature_attributions`` of the nodes ``idx`` of type ``nt``."""
+    gnn = model.gnn
+    nodes = torch.as_tensor(idx)
+    # Only the explained rows are scaled: the whole feature matrix is gigabytes at a million nodes.
+    own = model.scaler.transform(inputs.features, rows={nt: idx})[nt].requires_grad_(True)
+    label_x = model.label_inputs(inputs, rows={nt: idx})
+    # Gradient x input of the text, summed over its dimensions, equals gradient x (output -
+    # bias) at the linear text projection: exact, on [reviews, 32] instead of [reviews, 384].
+    own_text = text[nodes].clone().requires_grad_(True) if nt == "review" else None
+    own_labels = label_x[nt].requires_grad_(True) if label_x is not None else None
+    with torch.enable_grad():
+        logits = gnn.local_logits(nt, own, nodes, states, inputs.adjacency, own_text, own_labels)
+        wanted = [own] + [t for t in (own_text, own_labels) if t is not None]
+        grads = list(torch.autograd.grad(logits.sum(), wanted))
+    per_feature = pd.DataFrame((grads.pop(0) * own).detach().numpy(), columns=model.scaler.columns[nt])
+    text_grad = grads.pop(0) if own_text is not None else None
+    if own_labels is not None:
+        per_feature = per_feature.join(pd.DataFrame((grads.pop(0) * own_labels).detach().numpy(),
+                                                    columns=model.label_scaler.columns[nt]))
+    frame = family_sums(nt, per_feature)
+    if text_grad is not None:
+        frame["text_content"] = (text_grad * (own_text - gnn.text_proj.bias.detach())).detach().numpy().sum(axis=1)
+    weight = model.tree_head.weights.get(nt, 0.0) if model.tree_head is not None else 0.0
+    if weight > 0 and len(idx):
+        trees = family_sums(nt, model.tree_head.contributions(nt, inputs.tree_features(nt).iloc[idx]))
+        frame = frame.reset_index(drop=True).mul(1 - weight).add(trees.reset_index(drop=True).mul(weight),
+                                                                 fill_value=0.0)
+    frame.index = pd.Index(inputs.graph.ids[nt][idx], dtype="string", name="id")
+    return frame.astype(np.float64)
 
 
 def flagged_accounts(tables: dict[str, pd.DataFrame], decided: dict[str, pd.DataFrame]) -> pd.Index:

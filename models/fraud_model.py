@@ -78,7 +78,7 @@ class FeatureScaler:
                   rows: dict[str, np.ndarray] | None = None) -> dict[str, torch.Tensor]:
         """Standardised, clipped; a missing value (a node without neighbours) becomes the mean.
 
-        ``rows`` (per node type, positions) transforms those rows only, for the types given.
+        ``rows`` (per node type, positions or a slice) transforms those rows only, for the types given.
         Rows are scaled a slice at a time into one float32 array: at a million orders, scaling
         all of them at once held four copies of a 1.7 GB matrix.
         """
@@ -86,7 +86,7 @@ class FeatureScaler:
         for nt, columns in self.columns.items():
             if rows is not None and nt not in rows:
                 continue
-            frame = features[nt] if rows is None else features[nt].iloc[np.asarray(rows[nt], dtype=np.int64)]
+            frame = features[nt] if rows is None else features[nt].iloc[rows[nt]]
             means, stds = np.float32(self.means[nt]), np.float32(self.stds[nt])
             scaled = np.empty((len(frame), len(columns)), dtype=np.float32)
             for start in range(0, len(frame), TRANSFORM_ROWS):
@@ -279,29 +279,55 @@ class FraudLensModel:
         return inputs.review_text if inputs.text_projected else self.gnn.text_proj(inputs.review_text)
 
     @torch.no_grad()
-    def logits(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
-        """Review and order logits over the whole graph, layer by layer (``HeteroFraudGNN.layer_states``),
-        blended with the tree head's when there is one (``models/tree_head.py``).
+    def layer_states(self, inputs: ModelInputs, layers: int | None = None) -> list[dict[str, torch.Tensor]]:
+        """``HeteroFraudGNN.propagate`` of ``inputs`` (``layers``: that many), with each type's
+        input states computed a slice of rows at a time (``TRANSFORM_ROWS``): the scaled feature
+        matrix, 1.7 GB at a million orders, is never whole."""
+        text = self.projected_text(inputs)
+        h0 = {}
+        for nt in self.scaler.columns:
+            n = len(inputs.features[nt])
+            h0[nt] = torch.empty((n, self.gnn.inputs[nt].out_features))
+            for start in range(0, n, TRANSFORM_ROWS):
+                rows = slice(start, min(start + TRANSFORM_ROWS, n))
+                x = self.scaler.transform(inputs.features, {nt: rows})[nt]
+                h0[nt][rows] = self.gnn.input_state(nt, x, text[rows] if nt == "review" else None)
+        return self.gnn.propagate(h0, inputs.adjacency, layers)
+
+    @torch.no_grad()
+    def gnn_logits(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
+        """The GNN's review and order logits over the whole graph, layer by layer.
 
         The states before the last layer stay on ``inputs`` (``inputs.layer_states``) for the
         attributions of the flagged nodes, which need their neighbours' states.
         """
-        states = self.gnn.layer_states(self.scaler.transform(inputs.features), inputs.adjacency,
-                                       self.projected_text(inputs))
-        logits = self.gnn.head_logits(states, self.label_inputs(inputs))
-        inputs.layer_states = states[:-1]
+        states = self.layer_states(inputs, layers=max(len(self.gnn.convs) - 1, 0))
+        inputs.layer_states = states
+
+        def label_rows(node_type: str, rows: slice) -> torch.Tensor | None:
+            scaled = self.label_inputs(inputs, {node_type: rows})
+            return scaled.get(node_type) if scaled is not None else None
+
+        return self.gnn.scored_logits(states, inputs.adjacency, label_rows)
+
+    @torch.no_grad()
+    def logits(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
+        """Review and order logits (``gnn_logits``), blended with the tree head's when there is one
+        (``models/tree_head.py``)."""
         if self.tree_head is None:
-            return logits
-        return {nt: torch.from_numpy(self.tree_head.blended_logits(nt, inputs.tree_features(nt), logits[nt].numpy()))
+            return self.gnn_logits(inputs)
+        # The trees first, before the GNN's states exist: both are big at a million nodes.
+        p_trees = {nt: self.tree_head.tree_probability(nt, inputs.tree_features(nt)) for nt in SCORED_NODE_TYPES
+                   if self.tree_head.weights.get(nt, 0.0) > 0}
+        logits = self.gnn_logits(inputs)
+        return {nt: torch.from_numpy(self.tree_head.blend(nt, p_trees.get(nt), logits[nt].numpy()))
                 for nt in SCORED_NODE_TYPES}
 
     @torch.no_grad()
     def component_probabilities(self, inputs: ModelInputs) -> dict[str, dict[str, np.ndarray]]:
         """{node_type: {"gnn": P, "trees": P}}: the blend's two parts alone, uncalibrated (what the
         benchmark compares the blend with); "trees" only where the head has trees for the type."""
-        states = self.gnn.layer_states(self.scaler.transform(inputs.features), inputs.adjacency,
-                                       self.projected_text(inputs))
-        logits = self.gnn.head_logits(states, self.label_inputs(inputs))
+        logits = self.gnn_logits(inputs)
         out = {nt: {"gnn": sigmoid(logits[nt].numpy().astype(np.float64))} for nt in SCORED_NODE_TYPES}
         for nt in SCORED_NODE_TYPES:
             if self.tree_head is not None and nt in self.tree_head.trees:

@@ -9,6 +9,7 @@ hand each training node its own label.
 from __future__ import annotations
 
 import warnings
+from typing import Callable
 
 import torch
 from torch import nn
@@ -16,6 +17,9 @@ from torch_geometric.nn import HeteroConv, SAGEConv
 from torch_geometric.utils import spmm
 
 from fraudlens.marketplace.graph import SCORED_NODE_TYPES
+
+# Destination rows per slice of a full-graph layer: bounds its messages to [rows, hidden].
+UPDATE_ROWS = 65_536
 
 
 def mean_adjacency(data) -> dict[tuple[str, str, str], torch.Tensor]:
@@ -37,6 +41,31 @@ def mean_adjacency(data) -> dict[tuple[str, str, str], torch.Tensor]:
                                           torch.ones(edge_index.shape[1]), shape, check_invariants=False)
             adjacency[edge_type] = coo.coalesce().to_sparse_csr()
     return adjacency
+
+
+def row_slices(n: int) -> list[slice]:
+    return [slice(start, min(start + UPDATE_ROWS, n)) for start in range(0, n, UPDATE_ROWS)]
+
+
+def csr_rows(adjacency: torch.Tensor, rows: slice) -> torch.Tensor:
+    """A slice of a CSR matrix's rows, as a CSR matrix over the same columns (views, no copy)."""
+    crow = adjacency.crow_indices()
+    first, last = int(crow[rows.start]), int(crow[rows.stop])
+    return torch.sparse_csr_tensor(crow[rows.start:rows.stop + 1] - first, adjacency.col_indices()[first:last],
+                                   adjacency.values()[first:last], (rows.stop - rows.start, adjacency.shape[1]))
+
+
+def csr_gather(adjacency: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
+    """The rows ``nodes`` of a CSR matrix, in that order, as a CSR matrix over the same columns."""
+    crow = adjacency.crow_indices()
+    starts, lengths = crow[nodes], crow[nodes + 1] - crow[nodes]
+    offsets = torch.zeros(len(nodes) + 1, dtype=crow.dtype)
+    torch.cumsum(lengths, 0, out=offsets[1:])
+    # Position of every kept entry: its row's start plus its rank within the row.
+    within = torch.arange(int(offsets[-1]), dtype=crow.dtype) - torch.repeat_interleave(offsets[:-1], lengths)
+    entries = torch.repeat_interleave(starts, lengths) + within
+    return torch.sparse_csr_tensor(offsets, adjacency.col_indices()[entries], adjacency.values()[entries],
+                                   (len(nodes), adjacency.shape[1]))
 
 
 class HeteroFraudGNN(nn.Module):
@@ -85,50 +114,83 @@ class HeteroFraudGNN(nn.Module):
 
     def input_states(self, x_dict: dict[str, torch.Tensor], review_text_projected: torch.Tensor) -> dict[str, torch.Tensor]:
         """h0: each node type's input projection, reviews with their projected text appended."""
-        x_dict = {**x_dict, "review": torch.cat([x_dict["review"], review_text_projected], dim=-1)}
-        return {nt: torch.relu(self.inputs[nt](x)) for nt, x in x_dict.items()}
+        return {nt: self.input_state(nt, x, review_text_projected) for nt, x in x_dict.items()}
+
+    def input_state(self, node_type: str, x: torch.Tensor, review_text_projected: torch.Tensor | None = None
+                    ) -> torch.Tensor:
+        """h0 of some nodes of one type (row-wise: any slice of rows, with the same slice of text)."""
+        if node_type == "review":
+            x = torch.cat([x, review_text_projected], dim=-1)
+        return torch.relu(self.inputs[node_type](x))
 
     @torch.no_grad()
     def layer_states(self, x_dict: dict[str, torch.Tensor], adjacency: dict,
                      review_text_projected: torch.Tensor) -> list[dict[str, torch.Tensor]]:
-        """[h0, h1, ..., h_layers]: every node's state after each layer (eval mode), computed
-        layer by layer with one relation's messages in memory at a time. In the last state only
-        review and order nodes are updated.
+        """[h0, h1, ..., h_layers]: every node's state after each layer (eval mode); see ``propagate``."""
+        return self.propagate(self.input_states(x_dict, review_text_projected), adjacency)
+
+    @torch.no_grad()
+    def propagate(self, h: dict[str, torch.Tensor], adjacency: dict, layers: int | None = None
+                  ) -> list[dict[str, torch.Tensor]]:
+        """[h, h1, ..., h_layers] from the input states ``h`` (``layers``: that many, default all),
+        layer by layer, a slice of destination rows at a time (``layer_update``). In the last
+        layer only review and order nodes are updated: the heads read nothing else.
 
         The same function as ``forward`` (to float rounding: relations are averaged by a running
         sum, not a stacked mean), but HeteroConv materialises every relation's output of a layer
         before averaging them, which at 1M reviews + 1M orders peaked above 12 GB.
         """
-        h = self.input_states(x_dict, review_text_projected)
         states = [h]
-        for layer, conv in enumerate(self.convs):
+        for layer in range(len(self.convs) if layers is None else layers):
             last = layer == len(self.convs) - 1
-            total: dict[str, torch.Tensor] = {}
-            relations: dict[str, int] = {}
-            for edge_type, sage in conv.convs.items():
-                # The heads read the last layer of review and order nodes only: other node types
-                # keep their previous state there (their last update would be unused work).
-                if edge_type not in adjacency or (last and edge_type[2] not in SCORED_NODE_TYPES):
+            updated = {}
+            for nt, v in h.items():
+                reached = any(et[2] == nt and et in adjacency for et in self.convs[layer].convs.keys())
+                if not reached or (last and nt not in SCORED_NODE_TYPES):
+                    updated[nt] = v
                     continue
-                source, _, destination = edge_type
-                message = sage.lin_l(spmm(adjacency[edge_type], h[source], reduce=sage.aggr))
-                message += sage.lin_r(h[destination])
-                if destination in total:
-                    total[destination] += message
-                else:
-                    total[destination] = message
-                relations[destination] = relations.get(destination, 0) + 1
-                del message
-            h = {nt: v + torch.relu(total.pop(nt).div_(relations[nt])) if nt in relations else v
-                 for nt, v in h.items()}
+                updated[nt] = torch.empty_like(v)
+                for rows in row_slices(len(v)):
+                    updated[nt][rows] = self.layer_update(layer, nt, h, adjacency, rows)
+            h = updated
             states.append(h)
         return states
 
     @torch.no_grad()
-    def head_logits(self, states: list[dict[str, torch.Tensor]],
-                    label_x: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        """``forward``'s logits from ``layer_states``."""
-        return {nt: self._head(nt, states[0][nt], states[-1][nt], label_x) for nt in SCORED_NODE_TYPES}
+    def layer_update(self, layer: int, node_type: str, h: dict[str, torch.Tensor], adjacency: dict,
+                     rows: slice) -> torch.Tensor:
+        """The state after ``layer`` of the ``rows`` of ``node_type``, from every node's state ``h``
+        before it: the mean over relations of each relation's SAGE message, through a ReLU, added
+        to the node's state (which it keeps when no relation reaches its type)."""
+        total, relations = None, 0
+        for edge_type, sage in self.convs[layer].convs.items():
+            if edge_type[2] != node_type or edge_type not in adjacency:
+                continue
+            message = sage.lin_l(spmm(csr_rows(adjacency[edge_type], rows), h[edge_type[0]], reduce=sage.aggr))
+            message += sage.lin_r(h[node_type][rows])
+            total = message if total is None else total.add_(message)
+            relations += 1
+        own = h[node_type][rows]
+        return own if total is None else own + torch.relu(total.div_(relations))
+
+    @torch.no_grad()
+    def scored_logits(self, states: list[dict[str, torch.Tensor]], adjacency: dict,
+                      label_rows: Callable[[str, slice], torch.Tensor | None] | None = None
+                      ) -> dict[str, torch.Tensor]:
+        """``forward``'s logits from the states before the last layer (``propagate(..., layers=
+        len(convs) - 1)``): the last layer and the heads run a slice of rows at a time, so the last
+        layer's states are never held for every node. ``label_rows(node_type, rows)``: the label
+        features of those rows (scaled), or None."""
+        out = {}
+        for nt in SCORED_NODE_TYPES:
+            h0 = states[0][nt]
+            out[nt] = torch.empty(len(h0))
+            for rows in row_slices(len(h0)):
+                last = self.layer_update(len(self.convs) - 1, nt, states[-1], adjacency, rows) if self.convs \
+                    else h0[rows]
+                labels = label_rows(nt, rows) if label_rows is not None else None
+                out[nt][rows] = self._head(nt, h0[rows], last, None if labels is None else {nt: labels})
+        return out
 
     def local_logits(self, node_type: str, x: torch.Tensor, nodes: torch.Tensor, states: list[dict[str, torch.Tensor]],
                      adjacency: dict, review_text_projected: torch.Tensor | None = None,
@@ -140,9 +202,7 @@ class HeteroFraudGNN(nn.Module):
         projection, residuals, SAGE root weights, head) and not its echo through neighbours, so
         an attribution costs [nodes, hidden] memory instead of a backward pass over the graph.
         """
-        if node_type == "review":
-            x = torch.cat([x, review_text_projected], dim=-1)
-        h0 = torch.relu(self.inputs[node_type](x))
+        h0 = self.input_state(node_type, x, review_text_projected)
         h = h0
         for layer, conv in enumerate(self.convs):
             relation_outputs = []
@@ -150,7 +210,8 @@ class HeteroFraudGNN(nn.Module):
                 if edge_type[2] != node_type or edge_type not in adjacency:
                     continue
                 with torch.no_grad():
-                    neighbours = spmm(adjacency[edge_type], states[layer][edge_type[0]], reduce=sage.aggr)[nodes]
+                    neighbours = spmm(csr_gather(adjacency[edge_type], nodes), states[layer][edge_type[0]],
+                                      reduce=sage.aggr)
                 relation_outputs.append(sage.lin_l(neighbours) + sage.lin_r(h))
             if relation_outputs:
                 h = h + torch.relu(torch.stack(relation_outputs).mean(dim=0))

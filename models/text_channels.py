@@ -27,6 +27,7 @@ from fraudlens.persistence import read_component, write_component
 
 FORMAT_VERSION = 1  # of every channel below
 WEIGHTS_FILE = "weights.npz"
+STYLE_ROWS = 65_536
 
 
 def stratified_folds(y: np.ndarray, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -316,7 +317,10 @@ class StyleModel:
         return oof
 
     def decision_function(self, frame) -> np.ndarray:
-        return self._matrix(frame) @ self.coef + self.intercept
+        # A slice of rows at a time: the binned matrix of a million reviews is ~2 GB of float64.
+        parts = [self._matrix(frame.iloc[start:start + STYLE_ROWS]) @ self.coef + self.intercept
+                 for start in range(0, len(frame), STYLE_ROWS)]
+        return np.concatenate(parts) if parts else self._matrix(frame) @ self.coef + self.intercept
 
     def save(self, directory: str | Path) -> Path:
         return write_component(directory, self.COMPONENT, FORMAT_VERSION, {

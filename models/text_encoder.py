@@ -190,16 +190,20 @@ TOKENIZE_SLICE = 65_536  # texts per tokenizer call (bounds its Python lists; se
 
 
 class EmbeddingCache:
-    """Append-only store of embeddings in .npz shards under cache_dir/<fingerprint>/."""
+    """Append-only store of embeddings in .npz shards under cache_dir/<fingerprint>/.
+
+    Only the keys are held in memory; a lookup reads the rows it needs shard by shard, so a
+    cache of a million texts (1.5 GB) never sits in memory beside the rows copied out of it.
+    """
 
     def __init__(self, cache_dir: Path, fingerprint: str):
         self.dir = Path(cache_dir) / fingerprint
         self.unload()
 
     def unload(self) -> None:
-        """Frees the in-memory copy (a big cache is GBs); the next lookup reads the shards again."""
+        """Frees the key index; the next lookup reads the shards' keys again."""
         self._keys: dict[str, int] = {}
-        self._shards: list[np.ndarray] = []
+        self._shards: list[Path] = []
         self._starts: list[int] = [0]  # global row of each shard's first row, then the total
         self._loaded = False
 
@@ -211,36 +215,35 @@ class EmbeddingCache:
             for shard in sorted(self.dir.glob(SHARD_GLOB)):
                 try:
                     with np.load(shard) as data:
-                        self._add(data["keys"], data["embeddings"])
+                        self._add(data["keys"], shard)
                 except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
                     # A damaged shard only costs recomputation: its texts are encoded again.
                     log.warning("ignoring unreadable cache shard %s (%s)", shard.name, exc)
 
-    def _add(self, keys: np.ndarray, embeddings: np.ndarray) -> None:
+    def _add(self, keys: np.ndarray, shard: Path) -> None:
         offset = int(self._starts[-1])
-        self._shards.append(embeddings)
-        self._starts.append(offset + len(embeddings))
+        self._shards.append(shard)
+        self._starts.append(offset + len(keys))
         for i, key in enumerate(keys):
             self._keys.setdefault(str(key), offset + i)
 
-    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (found mask, embeddings of the found keys).
-
-        Rows are copied shard by shard: the shards are never concatenated, so a big cache is held
-        in memory once, not twice.
-        """
+    def fill(self, keys: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Writes the cached row of each found key into ``out`` (one row per key, in place) and
+        returns the found mask; rows of keys not found are left as they were."""
         self._load()
         positions = np.array([self._keys.get(str(k), -1) for k in keys], dtype=np.int64)
         found = positions >= 0
-        if not found.any():
-            return found, np.empty((0, 0), dtype=np.float32)
-        wanted = positions[found]
-        shard_of = np.searchsorted(np.asarray(self._starts), wanted, side="right") - 1
-        out = np.empty((len(wanted), self._shards[0].shape[1]), dtype=self._shards[0].dtype)
+        targets = np.flatnonzero(found)
+        shard_of = np.searchsorted(np.asarray(self._starts), positions[targets], side="right") - 1
         for shard in np.unique(shard_of):
             rows = shard_of == shard
-            out[rows] = self._shards[shard][wanted[rows] - self._starts[shard]]
-        return found, out
+            try:
+                with np.load(self._shards[shard]) as data:
+                    out[targets[rows]] = data["embeddings"][positions[targets[rows]] - self._starts[shard]]
+            except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+                log.warning("ignoring unreadable cache shard %s (%s)", self._shards[shard].name, exc)
+                found[targets[rows]] = False
+        return found
 
     def sibling(self, fingerprint: str) -> "EmbeddingCache":
         """Another store beside this one (same cache directory), e.g. for per-text model outputs."""
@@ -260,7 +263,7 @@ class EmbeddingCache:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, shard)
-        self._add(keys, embeddings.astype(np.float32))
+        self._add(keys, shard)
 
 
 class TextEncoder:
@@ -365,9 +368,7 @@ class TextEncoder:
         unique_emb = np.empty((len(unique_keys), self.dim), dtype=np.float32)
         found = np.zeros(len(unique_keys), dtype=bool)
         if self.cache is not None:
-            found, cached = self.cache.lookup(unique_keys)
-            if found.any():
-                unique_emb[found] = cached
+            found = self.cache.fill(unique_keys, unique_emb)
         missing = np.flatnonzero(~found)
         if on_progress is not None and found.any():
             on_progress(int(found.sum()))

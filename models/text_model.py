@@ -303,9 +303,7 @@ class CombinedTextModel:
         rows = np.empty((len(unique_keys), PER_TEXT_WIDTH), dtype=np.float32)
         found = np.zeros(len(unique_keys), dtype=bool)
         if cache is not None:
-            found, cached = cache.lookup(unique_keys)
-            if found.any():
-                rows[found] = cached
+            found = cache.fill(unique_keys, rows)
         missing = np.flatnonzero(~found)
         for start in range(0, len(missing), chunk):
             part = missing[start:start + chunk]

@@ -32,7 +32,7 @@ from fraudlens.persistence import read_component, write_component
 BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 BLEND_BOOTSTRAP_ROUNDS = 50
 # Rows per prediction call: bounds the float32 copy xgboost makes at a million nodes.
-PREDICT_CHUNK = 200_000
+PREDICT_CHUNK = 65_536
 COMPONENT, FORMAT_VERSION = "tree_head", 1
 EPS = 1e-6
 
@@ -93,11 +93,16 @@ class TreeHead:
 
     def blended_logits(self, node_type: str, features: pd.DataFrame, gnn_logits: np.ndarray) -> np.ndarray:
         """logit(w * P_trees + (1 - w) * P_gnn); the GNN's logits unchanged where there is no head."""
+        if self.weights.get(node_type, 0.0) == 0.0 or len(features) == 0:
+            return np.asarray(gnn_logits, dtype=np.float64)
+        return self.blend(node_type, self.tree_probability(node_type, features), gnn_logits)
+
+    def blend(self, node_type: str, p_trees: np.ndarray | None, gnn_logits: np.ndarray) -> np.ndarray:
+        """``blended_logits`` from the trees' probabilities (None or empty: the GNN's logits unchanged)."""
         weight = self.weights.get(node_type, 0.0)
         gnn_logits = np.asarray(gnn_logits, dtype=np.float64)
-        if weight == 0.0 or len(features) == 0:
+        if weight == 0.0 or p_trees is None or len(p_trees) == 0:
             return gnn_logits
-        p_trees = self.tree_probability(node_type, features)
         return logit(np.clip(weight * p_trees + (1 - weight) * expit(gnn_logits), EPS, 1 - EPS))
 
     def tree_probability(self, node_type: str, features: pd.DataFrame) -> np.ndarray:

@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -69,6 +70,29 @@ def test_local_logits_equal_the_forward_and_text_attribution_is_gradient_x_embed
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
+
+def test_scores_and_attributions_do_not_depend_on_the_slice_sizes(world, monkeypatch):
+    """Scaling, every layer, the heads and the attributions run a slice of rows at a time at
+    scale; with slices of a few rows (many slices per node type) nothing moves."""
+    import fraudlens.inference.reasons as reasons
+    import fraudlens.models.fraud_model as fraud_model
+    import fraudlens.models.gnn as gnn
+
+    model, tables, encoder, _ = world
+    explain = {"review": np.arange(0, 200, 3)[::-1].copy(), "order": np.arange(5, 150, 4)}
+    whole_inputs = model.inputs(tables, encoder)
+    whole, whole_why = model.logits(whole_inputs), feature_attributions(model, whole_inputs, explain)
+    assert all(len(whole_inputs.features[nt]) > 200 for nt in ("review", "order"))
+    for module, name, rows in ((gnn, "UPDATE_ROWS", 7), (fraud_model, "TRANSFORM_ROWS", 5),
+                               (reasons, "ATTRIBUTION_ROWS", 4)):
+        monkeypatch.setattr(module, name, rows)
+    sliced_inputs = model.inputs(tables, encoder)
+    sliced, sliced_why = model.logits(sliced_inputs), feature_attributions(model, sliced_inputs, explain)
+    for nt in ("review", "order"):
+        torch.testing.assert_close(sliced[nt], whole[nt], atol=1e-6, rtol=1e-6)
+        pd.testing.assert_frame_equal(sliced_why[nt], whole_why[nt], atol=1e-6, rtol=1e-6)
+        assert list(sliced_why[nt].index) == list(whole_inputs.graph.ids[nt][explain[nt]])
+
 def test_text_model_rows_are_cached_bit_for_bit_and_served_from_the_cache(tmp_path):
     spec = importlib.util.spec_from_file_location("tc", ROOT / "tests" / "test_text_classifier.py")
     texts_module = importlib.util.module_from_spec(spec)
@@ -99,10 +123,21 @@ def test_embedding_cache_unloads_and_reloads_on_demand(tmp_path):
     cache.store(np.array(["a", "b", "c", "d"]), rows)
     cache.store(np.array(["e"]), np.full((1, 3), 9, dtype=np.float32))
     cache.unload()
-    found, got = cache.lookup(np.array(["e", "x", "b"]))
+    got = np.full((3, 3), -1, dtype=np.float32)
+    found = cache.fill(np.array(["e", "x", "b"]), got)
     assert found.tolist() == [True, False, True]
-    np.testing.assert_array_equal(got, [[9, 9, 9], [3, 4, 5]])
+    np.testing.assert_array_equal(got, [[9, 9, 9], [-1, -1, -1], [3, 4, 5]])
 
+
+
+def test_embedding_cache_reads_rows_at_lookup_and_skips_a_shard_it_cannot_read(tmp_path):
+    cache = EmbeddingCache(tmp_path, "fp")
+    cache.store(np.array(["a"]), np.ones((1, 3), dtype=np.float32))
+    np.savez(cache.dir / "shard-000001.npz", keys=np.array(["b"]))  # keys readable, rows missing
+    cache.unload()
+    got = np.zeros((2, 3), dtype=np.float32)
+    assert cache.fill(np.array(["a", "b"]), got).tolist() == [True, False]
+    np.testing.assert_array_equal(got, [[1, 1, 1], [0, 0, 0]])
 
 def test_batch_scale_reads_stage_lines_and_states_the_targets(tmp_path):
     spec = importlib.util.spec_from_file_location("batch_scale", ROOT / "benchmarks" / "batch_scale.py")

@@ -213,6 +213,18 @@ def test_the_scorer_sees_the_style_features_training_saw(fitted):
     np.testing.assert_array_equal(scored, model.style.decision_function(stylometric_features(texts, ratings)))
 
 
+
+def test_style_scores_do_not_depend_on_the_row_slices(fitted, monkeypatch):
+    """StyleModel scores a slice of rows at a time (its binned matrix is ~2 GB at a million reviews)."""
+    import fraudlens.models.text_channels as text_channels
+
+    model, test, _ = fitted
+    frame = stylometric_features(test["text"].tolist(), test["rating"].tolist())
+    whole = model.style.decision_function(frame)
+    monkeypatch.setattr(text_channels, "STYLE_ROWS", 7)
+    np.testing.assert_allclose(model.style.decision_function(frame), whole, rtol=1e-12, atol=1e-12)
+    assert len(frame) > 7 and model.style.decision_function(frame.iloc[:0]).shape == (0,)
+
 def test_save_load_round_trip_gives_identical_predictions(fitted, tmp_path):
     model, test, _ = fitted
     texts, ratings = test["text"].tolist(), test["rating"].tolist()
