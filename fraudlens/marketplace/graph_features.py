@@ -396,30 +396,44 @@ def label_features(nodes: NodeFrame, labels: pd.Series, train_ids, folds: int = 
     if nodes.time is not None and np.ptp(nodes.time) > 0:
         for name, code in codes.items():
             label, gap = np.full(len(nodes), np.nan), np.full(len(nodes), np.nan)
+            in_time = _TimeOrder.of(code, nodes.time)  # once per relation: the folds share the sort
             for k in range(folds):
                 inside = fold == k
-                last, since = _last_known_before(code, nodes.time, np.where(known & ~inside, y, np.nan))
+                last, since = in_time.last_known_before(np.where(known & ~inside, y, np.nan))
                 label[inside], gap[inside] = last[inside], since[inside]
             out[f"lab_last_{name}"] = label
             out[f"lab_last_gap_{name}"] = _log(gap)
     return pd.DataFrame(out, index=nodes.ids)
 
 
-def _last_known_before(codes: np.ndarray, time: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per node: the label of its group's latest earlier event with a label (NaN: none), and the
-    time since it. Earlier events only, so a night's new orders read what training rows read
-    (labels of later events would exist for training rows and never for tonight's)."""
-    order = np.lexsort((np.arange(len(codes)), time, codes))
-    sorted_codes, sorted_y, sorted_time = codes[order], y[order], time[order]
-    start = np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]
-    group_start = np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))
-    labelled_at = np.where(~np.isnan(sorted_y), np.arange(len(order)), -1)
-    previous = np.r_[-1, np.maximum.accumulate(labelled_at)[:-1]] if len(order) else labelled_at
-    found = (previous >= group_start) & (sorted_codes >= 0)
-    label, gap = np.full(len(order), np.nan), np.full(len(order), np.nan)
-    label[order[found]] = sorted_y[previous[found]]
-    gap[order[found]] = sorted_time[found] - sorted_time[previous[found]]
-    return label, gap
+@dataclass
+class _TimeOrder:
+    """The nodes sorted by group, then time (then position): what ``last_known_before`` scans."""
+
+    order: np.ndarray
+    sorted_codes: np.ndarray
+    sorted_time: np.ndarray
+    group_start: np.ndarray
+
+    @classmethod
+    def of(cls, codes: np.ndarray, time: np.ndarray) -> "_TimeOrder":
+        order = np.lexsort((np.arange(len(codes)), time, codes))
+        sorted_codes = codes[order]
+        start = np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]
+        return cls(order, sorted_codes, time[order], np.maximum.accumulate(np.where(start, np.arange(len(order)), 0)))
+
+    def last_known_before(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per node: the label of its group's latest earlier event with a label (NaN: none), and
+        the time since it. Earlier events only, so a night's new orders read what training rows
+        read (labels of later events would exist for training rows and never for tonight's)."""
+        order, sorted_y = self.order, y[self.order]
+        labelled_at = np.where(~np.isnan(sorted_y), np.arange(len(order)), -1)
+        previous = np.r_[-1, np.maximum.accumulate(labelled_at)[:-1]] if len(order) else labelled_at
+        found = (previous >= self.group_start) & (self.sorted_codes >= 0)
+        label, gap = np.full(len(order), np.nan), np.full(len(order), np.nan)
+        label[order[found]] = sorted_y[previous[found]]
+        gap[order[found]] = self.sorted_time[found] - self.sorted_time[previous[found]]
+        return label, gap
 
 
 def graph_features(nodes: NodeFrame, labels: pd.Series, train_ids,
