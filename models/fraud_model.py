@@ -75,7 +75,7 @@ class FeatureScaler:
         )
 
     def transform(self, features: dict[str, pd.DataFrame],
-                  rows: dict[str, np.ndarray] | None = None) -> dict[str, torch.Tensor]:
+                  rows: dict[str, np.ndarray | slice] | None = None) -> dict[str, torch.Tensor]:
         """Standardised, clipped; a missing value (a node without neighbours) becomes the mean.
 
         ``rows`` (per node type, positions or a slice) transforms those rows only, for the types given.
