@@ -9,6 +9,7 @@ memory after it (the run manifest's ``stages_s``).
 from __future__ import annotations
 
 import ctypes
+import functools
 import resource
 import time
 from contextlib import contextmanager
@@ -16,17 +17,24 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol
 
 
+@functools.cache
+def _malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
+
+
 def release_freed_memory() -> None:
     """Returns the heap memory freed so far to the OS (glibc's ``malloc_trim``; elsewhere nothing).
 
     Called at the end of every stage: glibc raises its mmap threshold as big arrays are freed,
-    so the next stage's chunk-sized arrays land in the heap, whose free pages it keeps; at a
-    million nodes that was 0.1-0.4 GiB of the process's footprint between stages.
+    so the next stage's chunk-sized arrays land in the heap, whose free pages it otherwise keeps
+    for the rest of the run.
     """
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def peak_rss_gib() -> float:

@@ -26,6 +26,7 @@ import torch
 
 from fraudlens.inference.rings import RING_IDENTIFIER_COLUMNS, identifier_links
 from fraudlens.marketplace.features import window_counts
+from fraudlens.models.numeric import row_slices
 from fraudlens.output_contract import ENTITY_TABLES, FLAG
 
 # ---- The reason-code vocabulary (docs/outputs.md lists it; codes never change meaning) ----
@@ -166,8 +167,8 @@ def feature_attributions(model, inputs, explain: dict[str, np.ndarray]) -> dict[
     out = {}
     for nt, idx in explain.items():
         idx = np.asarray(idx, dtype=np.int64)
-        parts = [_attributions(model, inputs, states, text, nt, idx[start:start + ATTRIBUTION_ROWS])
-                 for start in range(0, len(idx), ATTRIBUTION_ROWS)]
+        parts = [_attributions(model, inputs, states, text, nt, idx[rows])
+                 for rows in row_slices(len(idx), ATTRIBUTION_ROWS)]
         out[nt] = pd.concat(parts) if parts else _attributions(model, inputs, states, text, nt, idx)
     return out
 

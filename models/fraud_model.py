@@ -41,7 +41,7 @@ from fraudlens.marketplace.graph_features import (
 )
 from fraudlens.marketplace.labels import resolve_labels
 from fraudlens.models.gnn import HeteroFraudGNN, mean_adjacency
-from fraudlens.models.numeric import sigmoid
+from fraudlens.models.numeric import row_slices, sigmoid
 from fraudlens.models.text_encoder import TextEncoder
 from fraudlens.models.text_model import CombinedTextModel
 from fraudlens.models.tree_head import TreeHead
@@ -89,10 +89,9 @@ class FeatureScaler:
             frame = features[nt] if rows is None else features[nt].iloc[rows[nt]]
             means, stds = np.float32(self.means[nt]), np.float32(self.stds[nt])
             scaled = np.empty((len(frame), len(columns)), dtype=np.float32)
-            for start in range(0, len(frame), TRANSFORM_ROWS):
-                values = frame.iloc[start:start + TRANSFORM_ROWS].reindex(columns=columns, fill_value=0.0)
-                part = (values.to_numpy(dtype=np.float32) - means) / stds
-                scaled[start:start + len(part)] = np.nan_to_num(np.clip(part, -FEATURE_CLIP, FEATURE_CLIP), nan=0.0)
+            for part in row_slices(len(frame), TRANSFORM_ROWS):
+                values = frame.iloc[part].reindex(columns=columns, fill_value=0.0).to_numpy(dtype=np.float32)
+                scaled[part] = np.nan_to_num(np.clip((values - means) / stds, -FEATURE_CLIP, FEATURE_CLIP), nan=0.0)
             out[nt] = torch.from_numpy(scaled)
         return out
 
@@ -288,8 +287,7 @@ class FraudLensModel:
         for nt in self.scaler.columns:
             n = len(inputs.features[nt])
             h0[nt] = torch.empty((n, self.gnn.inputs[nt].out_features))
-            for start in range(0, n, TRANSFORM_ROWS):
-                rows = slice(start, min(start + TRANSFORM_ROWS, n))
+            for rows in row_slices(n, TRANSFORM_ROWS):
                 x = self.scaler.transform(inputs.features, {nt: rows})[nt]
                 h0[nt][rows] = self.gnn.input_state(nt, x, text[rows] if nt == "review" else None)
         return self.gnn.propagate(h0, inputs.adjacency, layers)
@@ -334,7 +332,8 @@ class FraudLensModel:
                 out[nt]["trees"] = self.tree_head.tree_probability(nt, inputs.tree_features(nt))
         return out
 
-    def label_inputs(self, inputs: ModelInputs, rows: dict[str, np.ndarray] | None = None) -> dict[str, torch.Tensor] | None:
+    def label_inputs(self, inputs: ModelInputs, rows: dict[str, np.ndarray | slice] | None = None
+                     ) -> dict[str, torch.Tensor] | None:
         """The GNN heads' label features, scaled (of ``rows`` only, as FeatureScaler.transform);
         None for a model trained without them."""
         if self.label_scaler is None or inputs.label_features is None:

@@ -17,6 +17,7 @@ from torch_geometric.nn import HeteroConv, SAGEConv
 from torch_geometric.utils import spmm
 
 from fraudlens.marketplace.graph import SCORED_NODE_TYPES
+from fraudlens.models.numeric import row_slices
 
 # Destination rows per slice of a full-graph layer: bounds its messages to [rows, hidden].
 UPDATE_ROWS = 65_536
@@ -41,10 +42,6 @@ def mean_adjacency(data) -> dict[tuple[str, str, str], torch.Tensor]:
                                           torch.ones(edge_index.shape[1]), shape, check_invariants=False)
             adjacency[edge_type] = coo.coalesce().to_sparse_csr()
     return adjacency
-
-
-def row_slices(n: int) -> list[slice]:
-    return [slice(start, min(start + UPDATE_ROWS, n)) for start in range(0, n, UPDATE_ROWS)]
 
 
 def csr_rows(adjacency: torch.Tensor, rows: slice) -> torch.Tensor:
@@ -150,7 +147,7 @@ class HeteroFraudGNN(nn.Module):
                     updated[nt] = v
                     continue
                 updated[nt] = torch.empty_like(v)
-                for rows in row_slices(len(v)):
+                for rows in row_slices(len(v), UPDATE_ROWS):
                     updated[nt][rows] = self.layer_update(layer, nt, h, adjacency, rows)
             h = updated
             states.append(h)
@@ -185,7 +182,7 @@ class HeteroFraudGNN(nn.Module):
         for nt in SCORED_NODE_TYPES:
             h0 = states[0][nt]
             out[nt] = torch.empty(len(h0))
-            for rows in row_slices(len(h0)):
+            for rows in row_slices(len(h0), UPDATE_ROWS):
                 last = self.layer_update(len(self.convs) - 1, nt, states[-1], adjacency, rows) if self.convs \
                     else h0[rows]
                 labels = label_rows(nt, rows) if label_rows is not None else None

@@ -1,4 +1,5 @@
-"""Numeric helpers every model shares: the logistic function and binary log-loss, written once."""
+"""Numeric helpers every model shares: the logistic function, binary log-loss and row slices,
+written once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ def sigmoid(logits) -> np.ndarray:
 def logit(probability, eps: float = 1e-7) -> np.ndarray:
     p = np.clip(np.asarray(probability, dtype=np.float64), eps, 1 - eps)
     return np.log(p) - np.log1p(-p)
+
+
+def row_slices(n: int, size: int) -> list[slice]:
+    """``[0, size), [size, 2 size), ...`` covering ``n`` rows: how the scoring path walks a
+    million-row matrix without copying it whole."""
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
 def binary_log_loss(y, probability, eps: float = 1e-7) -> float:

@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 from scipy import sparse
 
-from fraudlens.models.numeric import logit_log_loss
+from fraudlens.models.numeric import logit_log_loss, row_slices
 from fraudlens.models.stylometry import STYLE_FEATURES
 from fraudlens.persistence import read_component, write_component
 
@@ -318,8 +318,7 @@ class StyleModel:
 
     def decision_function(self, frame) -> np.ndarray:
         # A slice of rows at a time: the binned matrix of a million reviews is ~2 GB of float64.
-        parts = [self._matrix(frame.iloc[start:start + STYLE_ROWS]) @ self.coef + self.intercept
-                 for start in range(0, len(frame), STYLE_ROWS)]
+        parts = [self._matrix(frame.iloc[rows]) @ self.coef + self.intercept for rows in row_slices(len(frame), STYLE_ROWS)]
         return np.concatenate(parts) if parts else self._matrix(frame) @ self.coef + self.intercept
 
     def save(self, directory: str | Path) -> Path:

@@ -26,6 +26,7 @@ import xgboost as xgb
 from scipy.special import expit, logit
 from sklearn.metrics import average_precision_score
 
+from fraudlens.models.numeric import row_slices
 from fraudlens.models.xgbgraph import XGBGraph
 from fraudlens.persistence import read_component, write_component
 
@@ -93,9 +94,8 @@ class TreeHead:
 
     def blended_logits(self, node_type: str, features: pd.DataFrame, gnn_logits: np.ndarray) -> np.ndarray:
         """logit(w * P_trees + (1 - w) * P_gnn); the GNN's logits unchanged where there is no head."""
-        if self.weights.get(node_type, 0.0) == 0.0 or len(features) == 0:
-            return np.asarray(gnn_logits, dtype=np.float64)
-        return self.blend(node_type, self.tree_probability(node_type, features), gnn_logits)
+        trees = self.tree_probability(node_type, features) if self.weights.get(node_type, 0.0) else None
+        return self.blend(node_type, trees, gnn_logits)
 
     def blend(self, node_type: str, p_trees: np.ndarray | None, gnn_logits: np.ndarray) -> np.ndarray:
         """``blended_logits`` from the trees' probabilities (None or empty: the GNN's logits unchanged)."""
@@ -109,7 +109,7 @@ class TreeHead:
         """The trees' P(fraud), a chunk of rows at a time: xgboost's float32 copy of the input is
         never made for a million nodes at once."""
         trees = self.trees[node_type]
-        chunks = [trees.predict(features.iloc[i:i + PREDICT_CHUNK]) for i in range(0, len(features), PREDICT_CHUNK)]
+        chunks = [trees.predict(features.iloc[rows]) for rows in row_slices(len(features), PREDICT_CHUNK)]
         return np.concatenate(chunks) if chunks else np.zeros(0)
 
     def contributions(self, node_type: str, matrix: pd.DataFrame) -> pd.DataFrame:
